@@ -108,7 +108,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -117,7 +125,13 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for micros in [0, 1, 1_795_000_000_123_456, -86_400_000_001, 951_782_400_000_000] {
+        for micros in [
+            0,
+            1,
+            1_795_000_000_123_456,
+            -86_400_000_001,
+            951_782_400_000_000,
+        ] {
             assert_eq!(parse(&format(micros)), Some(micros), "{}", format(micros));
         }
         assert_eq!(format(0), "1970-01-01T00:00:00.000000Z");

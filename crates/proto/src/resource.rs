@@ -1,1 +1,747 @@
-//! (in progress)
+//! Client representations of users and groups: parsing what clients send,
+//! rendering what they read.
+//!
+//! The server stores far less than SCIM can express: a user is a userName
+//! (an email address), a displayName, a name, a title, at most one phone
+//! number and an externalId. Parsing therefore does two jobs at once: it
+//! validates what we keep, with errors that name the attribute and the value
+//! so an administrator can fix the mapping in their identity provider, and
+//! it *accepts and reports* everything we do not keep (Okta's `password`,
+//! Entra's enterprise extension, `emails`, unknown attributes), because
+//! refusing those would break provisioning for no benefit. The names of the
+//! ignored attributes go to the provisioning log.
+//!
+//! Rendering is the mirror image and the only place the client view is
+//! built, so `emails` is always exactly the userName, `active` is always
+//! `true` (an inactive user does not exist), and URLs all derive from one
+//! base.
+//!
+//! The parsers accept their own rendering, so a PATCH can be applied to the
+//! rendered view ([`crate::patch`]) and the result re-parsed here.
+
+use serde_json::{Map, Value, json};
+
+use crate::ScimError;
+use crate::datetime;
+use crate::dialect::{self, get_ci, present, quote, type_name};
+use crate::schema::{self, Attribute, AttributeType, Mutability, ResourceType};
+
+/// Longest accepted userName, in characters (the RFC 5321 path limit).
+pub const MAX_USER_NAME_CHARS: usize = 254;
+/// Longest accepted value of any other string attribute, in characters.
+pub const MAX_STRING_CHARS: usize = 1024;
+/// Fewest digits in an E.164 number (country code included). The shortest
+/// numbers in service (Niue, Saint Helena) have seven.
+pub const MIN_E164_DIGITS: usize = 7;
+/// Most digits in an E.164 number (ITU-T E.164 §6.1).
+pub const MAX_E164_DIGITS: usize = 15;
+
+/// Most names kept in an ignored list. The list is for a person reading
+/// the provisioning log; a body with thousands of junk keys must not make
+/// it (or the time to build it) grow without bound.
+pub const MAX_IGNORED_NOTED: usize = 100;
+
+/// The components of a user's name (RFC 7643 §4.1.1).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Name {
+    pub formatted: Option<String>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub honorific_prefix: Option<String>,
+    pub honorific_suffix: Option<String>,
+}
+
+impl Name {
+    /// The parts with their SCIM names, in schema order.
+    fn parts(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("formatted", &self.formatted),
+            ("familyName", &self.family_name),
+            ("givenName", &self.given_name),
+            ("middleName", &self.middle_name),
+            ("honorificPrefix", &self.honorific_prefix),
+            ("honorificSuffix", &self.honorific_suffix),
+        ]
+    }
+
+    fn part_mut(&mut self, scim_name: &str) -> Option<&mut Option<String>> {
+        Some(match scim_name {
+            "formatted" => &mut self.formatted,
+            "familyName" => &mut self.family_name,
+            "givenName" => &mut self.given_name,
+            "middleName" => &mut self.middle_name,
+            "honorificPrefix" => &mut self.honorific_prefix,
+            "honorificSuffix" => &mut self.honorific_suffix,
+            _ => return None,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts().iter().all(|(_, v)| v.is_none())
+    }
+
+    /// What displayName is derived from when a client sends none:
+    /// `formatted`, else "givenName familyName".
+    pub fn display(&self) -> Option<String> {
+        if let Some(f) = &self.formatted {
+            return Some(f.clone());
+        }
+        let joined = [&self.given_name, &self.family_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let joined = joined.trim();
+        (!joined.is_empty()).then(|| joined.to_owned())
+    }
+}
+
+/// A phone number, normalised to E.164.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// E.164, e.g. `+46701234567`.
+    pub value: String,
+    /// The SCIM `type` label (`work`, `mobile`, …); rendered as `work` when
+    /// absent.
+    pub kind: Option<String>,
+}
+
+/// What the server stores for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAttributes {
+    /// Trimmed, validated as an email address; compared case-insensitively
+    /// by the server.
+    pub user_name: String,
+    pub display_name: String,
+    pub name: Name,
+    pub title: Option<String>,
+    pub phone: Option<Phone>,
+    pub external_id: Option<String>,
+}
+
+/// A parsed user body (POST, PUT, or a patched view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInput {
+    pub attrs: UserAttributes,
+    /// `false` deprovisions (PUT) or is refused (POST): the server decides.
+    pub active: bool,
+}
+
+/// A parsed group body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInput {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// The member user ids, duplicates collapsed, in the order sent.
+    /// `None` when the body had no `members` (or `null`): the client did not
+    /// send the attribute. `Some(vec![])` is an explicit empty list. On PUT
+    /// (a full replacement, RFC 7644 §3.5.1) the server treats both as
+    /// "no members"; the distinction is kept for the provisioning log.
+    pub members: Option<Vec<String>>,
+}
+
+/// A parsed value and the attributes that were present but ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<T> {
+    pub value: T,
+    /// Attribute names as the client sent them (e.g. `password`,
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`,
+    /// `emails`), each once, at most [`MAX_IGNORED_NOTED`].
+    pub ignored: Vec<String>,
+}
+
+/// Parses a user body (RFC 7643 §4.1) into what the server stores.
+pub fn parse_user(body: &Value) -> Result<Parsed<UserInput>, ScimError> {
+    let mut fields = Fields::collect(&schema::USER, body)?;
+    let user_name = match fields.string("userName")? {
+        Some(u) => u,
+        None => return Err(ScimError::invalid_value("userName is required")),
+    };
+    validate_email(&user_name)?;
+    let name = fields.name()?;
+    let display_name = match fields.string("displayName")? {
+        Some(d) => d,
+        None => name.display().ok_or_else(|| {
+            ScimError::invalid_value(
+                "displayName is required: send displayName, name.formatted or \
+                 name.givenName/name.familyName",
+            )
+        })?,
+    };
+    let title = fields.string("title")?;
+    let external_id = fields.raw_string("externalId")?;
+    let phone = fields.phone()?;
+    let active = match fields.take("active") {
+        None => true,
+        Some(v) => dialect::coerce_bool(&v).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "active must be true or false, got {}",
+                describe(&v)
+            ))
+        })?,
+    };
+    Ok(Parsed {
+        value: UserInput {
+            attrs: UserAttributes {
+                user_name,
+                display_name,
+                name,
+                title,
+                phone,
+                external_id,
+            },
+            active,
+        },
+        ignored: fields.ignored,
+    })
+}
+
+/// Parses a group body (RFC 7643 §4.2).
+pub fn parse_group(body: &Value) -> Result<Parsed<GroupInput>, ScimError> {
+    let mut fields = Fields::collect(&schema::GROUP, body)?;
+    let display_name = fields
+        .string("displayName")?
+        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+    let external_id = fields.raw_string("externalId")?;
+    let members = match fields.take("members") {
+        None => None,
+        Some(v) => Some(parse_member_list(&v, &mut fields.ignored)?),
+    };
+    Ok(Parsed {
+        value: GroupInput {
+            display_name,
+            external_id,
+            members,
+        },
+        ignored: fields.ignored,
+    })
+}
+
+fn parse_member_list(value: &Value, ignored: &mut Vec<String>) -> Result<Vec<String>, ScimError> {
+    if !value.is_array() {
+        return Err(ScimError::invalid_value(format!(
+            "members must be an array of {{\"value\": USER_ID}} objects, got {}",
+            type_name(value)
+        )));
+    }
+    let ids = dialect::member_ids(value).map_err(|e| member_list_error("members", &e))?;
+    for id in &ids {
+        check_string("members.value", id, MAX_STRING_CHARS)?;
+    }
+    let known = ["value", "display", "displayName", "$ref", "type"];
+    for member in value.as_array().into_iter().flatten() {
+        for key in member.as_object().into_iter().flat_map(Map::keys) {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                note(ignored, format!("members.{key}"));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+pub(crate) fn member_list_error(attr: &str, e: &dialect::MemberListError) -> ScimError {
+    match e {
+        dialect::MemberListError::NoValue { index } => ScimError::invalid_value(format!(
+            "{attr}[{index}] has no string \"value\": each member must be {{\"value\": USER_ID}}"
+        )),
+        dialect::MemberListError::NotAList => ScimError::invalid_value(format!(
+            "{attr} must be an array of {{\"value\": USER_ID}} objects"
+        )),
+    }
+}
+
+/// Validates a userName as an email address: pragmatic, not RFC 5322. One
+/// `@`, a non-empty local part of at most 64 characters, a dotted domain,
+/// no whitespace, no control characters and none of the characters that
+/// only quoted local parts may contain.
+pub fn validate_email(user_name: &str) -> Result<(), ScimError> {
+    let bad = |why: &str| {
+        ScimError::invalid_value(format!(
+            "userName {} is not an email address ({why}); map userName to an email address",
+            quote(user_name)
+        ))
+    };
+    if user_name.chars().count() > MAX_USER_NAME_CHARS {
+        return Err(bad("longer than 254 characters"));
+    }
+    if user_name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+    {
+        return Err(bad(
+            "contains a space or a character not allowed in addresses",
+        ));
+    }
+    let Some((local, domain)) = user_name.split_once('@') else {
+        return Err(bad("no @"));
+    };
+    if domain.contains('@') {
+        return Err(bad("more than one @"));
+    }
+    if local.is_empty() || local.chars().count() > 64 {
+        return Err(bad("the part before @ must have 1 to 64 characters"));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(bad("misplaced dot before @"));
+    }
+    if !domain.contains('.') {
+        return Err(bad("the domain has no dot"));
+    }
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if !labels_ok {
+        return Err(bad("the domain is malformed"));
+    }
+    Ok(())
+}
+
+/// Normalises a phone number to E.164: spaces, dashes, dots and parentheses
+/// are dropped; the result must be `+`, a first digit 1-9 and 7 to 15
+/// digits in all.
+pub fn normalize_e164(raw: &str) -> Result<String, ScimError> {
+    let compact: String = raw
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')')))
+        .collect();
+    let valid = compact.strip_prefix('+').is_some_and(|digits| {
+        (MIN_E164_DIGITS..=MAX_E164_DIGITS).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    });
+    if valid {
+        Ok(compact)
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "phoneNumbers value {} is not an international (E.164) number such as +46701234567",
+            quote(raw)
+        )))
+    }
+}
+
+/// Absolute URL of the Users or Groups endpoint under `base`.
+fn endpoint(base: &str, rt: &ResourceType, id: &str) -> String {
+    format!("{}{}/{}", base.trim_end_matches('/'), rt.endpoint, id)
+}
+
+/// `meta` of a rendered resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// Microseconds since the Unix epoch.
+    pub created: i64,
+    /// Microseconds since the Unix epoch.
+    pub last_modified: i64,
+    /// The ETag, e.g. `W/"3"`.
+    pub version: String,
+}
+
+impl Meta {
+    fn to_json(&self, rt: &ResourceType, location: String) -> Value {
+        json!({
+            "resourceType": rt.name,
+            "created": datetime::format(self.created),
+            "lastModified": datetime::format(self.last_modified),
+            "location": location,
+            "version": self.version,
+        })
+    }
+}
+
+/// A group a user belongs to, as listed in the user's `groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: String,
+}
+
+/// A member of a group, as listed in the group's `members`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: String,
+    pub display: String,
+}
+
+/// The client view of a user. `groups` is `None` when the caller did not
+/// load them (projection excluded them, or a PATCH is about to be applied).
+pub fn render_user(
+    base: &str,
+    id: &str,
+    attrs: &UserAttributes,
+    meta: &Meta,
+    groups: Option<&[GroupRef]>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([schema::USER_SCHEMA_URN]));
+    out.insert("id".into(), json!(id));
+    if let Some(e) = &attrs.external_id {
+        out.insert("externalId".into(), json!(e));
+    }
+    out.insert("userName".into(), json!(attrs.user_name));
+    let name: Map<String, Value> = attrs
+        .name
+        .parts()
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), json!(v))))
+        .collect();
+    if !name.is_empty() {
+        out.insert("name".into(), Value::Object(name));
+    }
+    out.insert("displayName".into(), json!(attrs.display_name));
+    if let Some(t) = &attrs.title {
+        out.insert("title".into(), json!(t));
+    }
+    out.insert("active".into(), json!(true));
+    out.insert(
+        "emails".into(),
+        json!([{"value": attrs.user_name, "type": "work", "primary": true}]),
+    );
+    if let Some(p) = &attrs.phone {
+        out.insert(
+            "phoneNumbers".into(),
+            json!([{"value": p.value, "type": p.kind.as_deref().unwrap_or("work"), "primary": true}]),
+        );
+    }
+    if let Some(groups) = groups {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.id,
+                    "$ref": endpoint(base, &schema::GROUP, &g.id),
+                    "display": g.display,
+                    "type": "direct",
+                })
+            })
+            .collect();
+        out.insert("groups".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        meta.to_json(&schema::USER, endpoint(base, &schema::USER, id)),
+    );
+    Value::Object(out)
+}
+
+/// The client view of a group. `members` is `None` when the caller did not
+/// load them (`excludedAttributes=members`, or a PATCH is about to be
+/// applied).
+pub fn render_group(
+    base: &str,
+    id: &str,
+    display_name: &str,
+    external_id: Option<&str>,
+    members: Option<&[MemberRef]>,
+    meta: &Meta,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([schema::GROUP_SCHEMA_URN]));
+    out.insert("id".into(), json!(id));
+    if let Some(e) = external_id {
+        out.insert("externalId".into(), json!(e));
+    }
+    out.insert("displayName".into(), json!(display_name));
+    if let Some(members) = members {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                json!({
+                    "value": m.id,
+                    "$ref": endpoint(base, &schema::USER, &m.id),
+                    "display": m.display,
+                    "type": "User",
+                })
+            })
+            .collect();
+        out.insert("members".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        meta.to_json(&schema::GROUP, endpoint(base, &schema::GROUP, id)),
+    );
+    Value::Object(out)
+}
+
+/// A body's attributes resolved against a resource type: canonical top-level
+/// names, URN prefixes and the core-URN wrapper object unfolded, dotted
+/// sub-attribute keys folded into their parent.
+struct Fields {
+    values: Vec<(&'static Attribute, Value)>,
+    ignored: Vec<String>,
+}
+
+impl Fields {
+    fn collect(rt: &'static ResourceType, body: &Value) -> Result<Self, ScimError> {
+        let Some(object) = body.as_object() else {
+            return Err(ScimError::invalid_syntax(format!(
+                "the request body must be a JSON object, got {}",
+                type_name(body)
+            )));
+        };
+        let mut fields = Fields {
+            values: Vec::new(),
+            ignored: Vec::new(),
+        };
+        fields.visit(rt, object, true)?;
+        Ok(fields)
+    }
+
+    fn visit(
+        &mut self,
+        rt: &'static ResourceType,
+        object: &Map<String, Value>,
+        top: bool,
+    ) -> Result<(), ScimError> {
+        for (key, value) in object {
+            if key.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
+            if top && key.eq_ignore_ascii_case(rt.schema.id) {
+                match value {
+                    Value::Null => {}
+                    Value::Object(inner) => self.visit(rt, inner, false)?,
+                    other => {
+                        return Err(ScimError::invalid_value(format!(
+                            "{} must be an object of attributes, got {}",
+                            rt.schema.id,
+                            type_name(other)
+                        )));
+                    }
+                }
+                continue;
+            }
+            let resolved = rt.resolve(key).filter(|r| !r.is_ignored());
+            let Some(resolved) = resolved else {
+                note(&mut self.ignored, key.clone());
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            if resolved.attr.mutability == Mutability::ReadOnly {
+                note(&mut self.ignored, resolved.attr.name.to_owned());
+                continue;
+            }
+            let value = match resolved.sub {
+                // A dotted key (`name.givenName`) contributes one part.
+                Some(sub) if !resolved.attr.multi_valued => json!({ sub.name: value }),
+                Some(_) => {
+                    note(&mut self.ignored, key.clone());
+                    continue;
+                }
+                None => value.clone(),
+            };
+            self.put(resolved.attr, value)?;
+        }
+        Ok(())
+    }
+
+    /// Records a top-level value. A complex attribute given twice (`name`
+    /// and `name.givenName`) is merged; any other attribute given twice with
+    /// different values is refused.
+    fn put(&mut self, attr: &'static Attribute, value: Value) -> Result<(), ScimError> {
+        let Some(slot) = self.values.iter_mut().find(|(a, _)| std::ptr::eq(*a, attr)) else {
+            self.values.push((attr, value));
+            return Ok(());
+        };
+        match (&mut slot.1, value) {
+            (Value::Object(old), Value::Object(new))
+                if attr.ty == AttributeType::Complex && !attr.multi_valued =>
+            {
+                old.extend(new);
+                Ok(())
+            }
+            (old, new) if *old == new => Ok(()),
+            _ => Err(ScimError::invalid_value(format!(
+                "{} is given twice with different values",
+                attr.name
+            ))),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let pos = self.values.iter().position(|(a, _)| a.name == name)?;
+        Some(self.values.swap_remove(pos).1)
+    }
+
+    /// A trimmed, length-checked string; empty means absent.
+    fn string(&mut self, name: &str) -> Result<Option<String>, ScimError> {
+        let Some(v) = self.take(name) else {
+            return Ok(None);
+        };
+        let s = expect_string(name, &v)?.trim();
+        let max = if name == "userName" {
+            MAX_USER_NAME_CHARS
+        } else {
+            MAX_STRING_CHARS
+        };
+        check_string(name, s, max)?;
+        Ok((!s.is_empty()).then(|| s.to_owned()))
+    }
+
+    /// Like [`Fields::string`] but untrimmed: identifiers are case- and
+    /// space-exact. Empty still means absent.
+    fn raw_string(&mut self, name: &str) -> Result<Option<String>, ScimError> {
+        let Some(v) = self.take(name) else {
+            return Ok(None);
+        };
+        let s = expect_string(name, &v)?;
+        check_string(name, s, MAX_STRING_CHARS)?;
+        Ok((!s.trim().is_empty()).then(|| s.to_owned()))
+    }
+
+    fn name(&mut self) -> Result<Name, ScimError> {
+        let mut name = Name::default();
+        let Some(v) = self.take("name") else {
+            return Ok(name);
+        };
+        let Some(object) = v.as_object() else {
+            return Err(ScimError::invalid_value(format!(
+                "name must be an object such as {{\"givenName\": …, \"familyName\": …}}, got {}",
+                type_name(&v)
+            )));
+        };
+        let name_attr = schema::find(schema::USER_SCHEMA.attributes, "name");
+        for (key, part) in object {
+            let sub = name_attr.and_then(|a| a.sub_attribute(key));
+            let Some(slot) = sub.and_then(|s| name.part_mut(s.name)) else {
+                note(&mut self.ignored, format!("name.{key}"));
+                continue;
+            };
+            if part.is_null() {
+                continue;
+            }
+            let label = format!("name.{}", sub.map_or("", |s| s.name));
+            let s = expect_string(&label, part)?.trim();
+            check_string(&label, s, MAX_STRING_CHARS)?;
+            *slot = (!s.is_empty()).then(|| s.to_owned());
+        }
+        Ok(name)
+    }
+
+    fn phone(&mut self) -> Result<Option<Phone>, ScimError> {
+        let Some(v) = self.take("phoneNumbers") else {
+            return Ok(None);
+        };
+        let list: Vec<&Value> = match &v {
+            Value::Array(items) => items.iter().filter(|i| !i.is_null()).collect(),
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "phoneNumbers must be an array, got {}",
+                    type_name(other)
+                )));
+            }
+        };
+        // The same number listed twice is still one number.
+        let mut distinct: Vec<&Value> = Vec::new();
+        for item in list {
+            if !distinct.contains(&item) {
+                distinct.push(item);
+            }
+        }
+        let [item] = distinct.as_slice() else {
+            if distinct.is_empty() {
+                return Ok(None);
+            }
+            return Err(ScimError::invalid_value(format!(
+                "phoneNumbers has {} numbers; at most one is supported",
+                distinct.len()
+            )));
+        };
+        let Some(object) = item.as_object() else {
+            return Err(ScimError::invalid_value(format!(
+                "phoneNumbers[0] must be an object such as {{\"value\": \"+46701234567\", \
+                 \"type\": \"work\"}}, got {}",
+                type_name(item)
+            )));
+        };
+        let value = match present(get_ci(object, "value")) {
+            Some(v) => expect_string("phoneNumbers.value", v)?,
+            None => return Err(ScimError::invalid_value("phoneNumbers[0] has no value")),
+        };
+        check_string("phoneNumbers.value", value, MAX_STRING_CHARS)?;
+        let value = normalize_e164(value)?;
+        let kind = match present(get_ci(object, "type")) {
+            Some(t) => {
+                let t = expect_string("phoneNumbers.type", t)?.trim();
+                check_string("phoneNumbers.type", t, MAX_STRING_CHARS)?;
+                canonical_label(t, "phoneNumbers")
+            }
+            None => None,
+        };
+        let primary = present(get_ci(object, "primary"));
+        if let Some(p) = primary.filter(|p| dialect::coerce_bool(p).is_none()) {
+            return Err(ScimError::invalid_value(format!(
+                "phoneNumbers.primary must be true or false, got {}",
+                describe(p)
+            )));
+        }
+        for key in object.keys() {
+            if !["value", "type", "primary", "display"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+            {
+                note(&mut self.ignored, format!("phoneNumbers.{key}"));
+            }
+        }
+        Ok(Some(Phone { value, kind }))
+    }
+}
+
+/// A `type` label in canonical case when it is one of the schema's
+/// canonical values (`Work` → `work`); other labels are kept as sent.
+fn canonical_label(label: &str, attr: &str) -> Option<String> {
+    if label.is_empty() {
+        return None;
+    }
+    let canonical = schema::find(schema::USER_SCHEMA.attributes, attr)
+        .and_then(|a| a.sub_attribute("type"))
+        .and_then(|t| {
+            t.canonical_values
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(label))
+        });
+    Some(canonical.map_or_else(|| label.to_owned(), |c| (*c).to_owned()))
+}
+
+fn expect_string<'v>(name: &str, value: &'v Value) -> Result<&'v str, ScimError> {
+    value.as_str().ok_or_else(|| {
+        ScimError::invalid_value(format!("{name} must be a string, got {}", describe(value)))
+    })
+}
+
+/// Length and control-character check shared by every stored string:
+/// control characters (NUL above all) have no place in a name and some
+/// databases refuse them.
+pub(crate) fn check_string(name: &str, s: &str, max: usize) -> Result<(), ScimError> {
+    if s.chars().count() > max {
+        return Err(ScimError::invalid_value(format!(
+            "{name} is longer than {max} characters"
+        )));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "{name} {} contains a control character",
+            quote(s)
+        )));
+    }
+    Ok(())
+}
+
+/// A value for an error detail: strings quoted, others by type.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => quote(s),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => type_name(other).to_owned(),
+    }
+}
+
+/// Adds a name to an ignored list once, up to [`MAX_IGNORED_NOTED`] names.
+pub(crate) fn note(ignored: &mut Vec<String>, name: String) {
+    if ignored.len() < MAX_IGNORED_NOTED && !ignored.contains(&name) {
+        ignored.push(name);
+    }
+}

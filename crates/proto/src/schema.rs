@@ -465,7 +465,9 @@ impl ResolvedAttr {
 
 /// Looks an attribute up by name, ignoring case (RFC 7643 §2.1).
 pub fn find<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
-    attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    attributes
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 impl Attribute {
@@ -611,11 +613,7 @@ impl Attribute {
             out["referenceTypes"] = json!(self.reference_types);
         }
         if !self.sub_attributes.is_empty() {
-            out["subAttributes"] = self
-                .sub_attributes
-                .iter()
-                .map(Attribute::to_json)
-                .collect();
+            out["subAttributes"] = self.sub_attributes.iter().map(Attribute::to_json).collect();
         }
         out
     }
@@ -648,7 +646,10 @@ mod tests {
             .resolve("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")
             .unwrap();
         assert!(c.is_ignored());
-        assert_eq!(USER.resolve("meta.lastModified").unwrap().target().ty, AttributeType::DateTime);
+        assert_eq!(
+            USER.resolve("meta.lastModified").unwrap().target().ty,
+            AttributeType::DateTime
+        );
         assert!(USER.resolve("nickName").is_none());
         assert!(USER.resolve("name.nope").is_none());
         assert!(USER.resolve("urn:unknown:thing:userName").is_none());

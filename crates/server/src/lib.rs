@@ -1,1 +1,156 @@
-//! scimitar server
+//! # scimitar-server: the HTTP surface
+//!
+//! [`router`] builds the whole application from an [`AppState`]: the SCIM
+//! endpoints under a configurable base path, the host application's
+//! session API, and the operational endpoints. It knows no SQL; everything
+//! stored goes through `scimitar_core::Store`, and everything protocol
+//! through `scimitar_proto`. Errors become SCIM error objects in exactly
+//! one place, [`error::ApiError`].
+
+pub mod app;
+mod auth;
+pub mod error;
+mod extract;
+pub mod journal;
+mod scim;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use scimitar_core::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::journal::LogWriter;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where SCIM lives, e.g. `/scim/v2` or `/core/v1/scim/v2`.
+    pub scim_base_path: String,
+    /// The externally visible origin (`https://scim.example.com`) used in
+    /// `meta.location` and `$ref`; derived from the `Host` header if unset.
+    pub public_url: Option<String>,
+    /// Bearer token of the host application's API; that API is off without it.
+    pub operator_token: Option<String>,
+    pub max_body_bytes: usize,
+    /// Page size when a client sends no `count`.
+    pub default_page_size: u64,
+    /// The largest page served (`ServiceProviderConfig.filter.maxResults`).
+    pub max_page_size: u64,
+    /// Lifetime of sessions created through the application API.
+    pub session_ttl_secs: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            scim_base_path: "/scim/v2".to_owned(),
+            public_url: None,
+            operator_token: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+            session_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    config: Config,
+    log: LogWriter,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, mut config: Config, log: LogWriter) -> Self {
+        config.scim_base_path = normalise_base_path(&config.scim_base_path);
+        AppState {
+            inner: Arc::new(Inner { store, config, log }),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn log(&self) -> &LogWriter {
+        &self.inner.log
+    }
+}
+
+/// `scim/v2/` → `/scim/v2`.
+fn normalise_base_path(path: &str) -> String {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let base = state.config().scim_base_path.clone();
+    let scim = scim::router(state.clone());
+    let scim = if base.is_empty() {
+        scim
+    } else {
+        Router::new().nest(&base, scim)
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .merge(app::router(state.clone()))
+        .merge(scim)
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(500, None, "internal error; it has been logged").into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn unknown_path() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}

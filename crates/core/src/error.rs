@@ -1,0 +1,32 @@
+//! The domain layer's error. The HTTP edge maps it to a SCIM error once.
+
+use scimitar_proto::ScimError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The resource does not exist in this tenant (another tenant's resource
+    /// is indistinguishable from a missing one).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A rule of the product refused the change; the error is already in the
+    /// form the client sees.
+    #[error("{0}")]
+    Rejected(ScimError),
+    /// The resource's version is not the one the client said it had.
+    #[error("the resource was modified: its version no longer matches")]
+    VersionMismatch,
+    /// The database cannot be reached or is overloaded; worth retrying.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else; logged, never shown to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn rejected(err: ScimError) -> Self {
+        CoreError::Rejected(err)
+    }
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,395 @@
+//! Translation of a typed SCIM filter into a SQL condition.
+//!
+//! The output is plain SQL that SQLite and PostgreSQL both accept (`$N`
+//! placeholders, `LIKE … ESCAPE`, `EXISTS`), so the two backends evaluate
+//! filters identically. Case-insensitive attributes are matched against
+//! `_ci` shadow columns that hold the value lower-cased by Rust at write
+//! time, so case folding never depends on a database's collation.
+//!
+//! Every comparison is written to be two-valued (never SQL `NULL`), so that
+//! `not` means exactly what the in-memory evaluator means by it.
+
+use scimitar_proto::ScimError;
+use scimitar_proto::filter::{CompValue, CompareOp, Filter};
+use scimitar_proto::schema::ResolvedAttr;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Which table a filter runs against. The main query aliases it `r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    User,
+    Group,
+}
+
+/// How a SCIM attribute is stored.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// A text column; `ci` when it holds a lower-cased shadow value.
+    Text { col: &'static str, ci: bool },
+    /// An integer column holding microseconds since the epoch.
+    Time(&'static str),
+    /// A value every stored resource has, such as `emails.type` = `work`;
+    /// `guard` is the condition under which the element exists at all.
+    Constant {
+        value: Const,
+        guard: Option<&'static str>,
+    },
+    /// One element per membership row: evaluated inside `EXISTS`.
+    Membership(Link),
+    /// Recognised but never stored (the ignored enterprise extension).
+    Absent,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Const {
+    Text(&'static str),
+    Bool(bool),
+}
+
+/// A multi-valued attribute backed by the membership table.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    /// `Group.members`: rows of `memberships m` joined to their user `mu`.
+    Members,
+    /// `User.groups`: rows of `memberships m` joined to their group `mg`.
+    Groups,
+}
+
+impl Link {
+    fn exists_prefix(self) -> &'static str {
+        match self {
+            Link::Members => {
+                "EXISTS (SELECT 1 FROM memberships m JOIN users mu ON mu.id = m.user_id \
+                 WHERE m.group_id = r.id AND "
+            }
+            Link::Groups => {
+                "EXISTS (SELECT 1 FROM memberships m JOIN groups mg ON mg.id = m.group_id \
+                 WHERE m.user_id = r.id AND "
+            }
+        }
+    }
+
+    /// The column of one element's sub-attribute.
+    fn element(self, sub: &str) -> Option<Target> {
+        let text = |col, ci| Some(Target::Text { col, ci });
+        match (self, sub) {
+            (Link::Members, "value") => text("m.user_id", false),
+            (Link::Members, "display") => text("mu.display_name_ci", true),
+            (Link::Members, "type") => Some(Target::Constant {
+                value: Const::Text("User"),
+                guard: None,
+            }),
+            (Link::Groups, "value") => text("m.group_id", false),
+            (Link::Groups, "display") => text("mg.display_name_ci", true),
+            (Link::Groups, "type") => Some(Target::Constant {
+                value: Const::Text("direct"),
+                guard: None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A SQL condition with its bind values, numbered from a given placeholder.
+#[derive(Debug, Default)]
+pub struct Condition {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+    next: usize,
+}
+
+/// Translates `filter` (no filter: every row) for `resource`; placeholders
+/// start at `$first`.
+pub fn translate(
+    resource: Resource,
+    filter: Option<&Filter>,
+    first: usize,
+) -> Result<Condition, ScimError> {
+    let mut out = Condition {
+        next: first,
+        ..Condition::default()
+    };
+    match filter {
+        Some(f) => out.filter(resource, None, f)?,
+        None => out.sql.push_str(TRUE),
+    }
+    Ok(out)
+}
+
+/// The column a list is sorted by, if the attribute is sortable.
+pub fn sort_column(resource: Resource, attr: &ResolvedAttr) -> Option<&'static str> {
+    match target(resource, attr).ok()? {
+        Target::Text { col, .. } | Target::Time(col) => Some(col),
+        _ => None,
+    }
+}
+
+fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> {
+    if attr.is_ignored() {
+        return Ok(Target::Absent);
+    }
+    let text = |col, ci| Ok(Target::Text { col, ci });
+    let sub = attr.sub.map(|s| s.name);
+    let found = match (resource, attr.attr.name, sub) {
+        (_, "id", None) => text("r.id", false),
+        (_, "externalId", None) => text("r.external_id", false),
+        (_, "displayName", None) => text("r.display_name_ci", true),
+        (_, "meta", Some("created")) => Ok(Target::Time("r.created")),
+        (_, "meta", Some("lastModified")) => Ok(Target::Time("r.last_modified")),
+        (Resource::User, "meta", Some("resourceType")) => constant(Const::Text("User"), None),
+        (Resource::Group, "meta", Some("resourceType")) => constant(Const::Text("Group"), None),
+        (Resource::User, "userName", None) => text("r.user_name_ci", true),
+        (Resource::User, "title", None) => text("r.title_ci", true),
+        (Resource::User, "active", None) => constant(Const::Bool(true), None),
+        (Resource::User, "name", Some(part)) => match part {
+            "formatted" => text("r.name_formatted_ci", true),
+            "familyName" => text("r.name_family_ci", true),
+            "givenName" => text("r.name_given_ci", true),
+            "middleName" => text("r.name_middle_ci", true),
+            "honorificPrefix" => text("r.name_prefix_ci", true),
+            "honorificSuffix" => text("r.name_suffix_ci", true),
+            _ => Err(()),
+        },
+        (Resource::User, "emails", Some("value")) => text("r.user_name_ci", true),
+        (Resource::User, "emails", Some("type")) => constant(Const::Text("work"), None),
+        (Resource::User, "emails", Some("primary")) => constant(Const::Bool(true), None),
+        (Resource::User, "phoneNumbers", Some("value")) => text("r.phone", false),
+        (Resource::User, "phoneNumbers", Some("type")) => text("r.phone_type", true),
+        (Resource::User, "phoneNumbers", Some("primary")) => {
+            constant(Const::Bool(true), Some("r.phone IS NOT NULL"))
+        }
+        (Resource::User, "groups", Some(_)) => Ok(Target::Membership(Link::Groups)),
+        (Resource::Group, "members", Some(_)) => Ok(Target::Membership(Link::Members)),
+        _ => Err(()),
+    };
+    found.map_err(|()| {
+        ScimError::invalid_filter(format!(
+            "the attribute '{}' cannot be used in a filter",
+            attr.dotted()
+        ))
+    })
+}
+
+fn constant(value: Const, guard: Option<&'static str>) -> Result<Target, ()> {
+    Ok(Target::Constant { value, guard })
+}
+
+const TRUE: &str = "(1=1)";
+const FALSE: &str = "(1=0)";
+
+impl Condition {
+    fn placeholder(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        let p = format!("${}", self.next);
+        self.next += 1;
+        p
+    }
+
+    /// `element`: inside `EXISTS` over `link`'s rows, sub-attributes of the
+    /// multi-valued attribute name that row's columns.
+    fn filter(
+        &mut self,
+        resource: Resource,
+        element: Option<Link>,
+        filter: &Filter,
+    ) -> Result<(), ScimError> {
+        match filter {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                let joiner = if matches!(filter, Filter::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                self.sql.push('(');
+                self.filter(resource, element, a)?;
+                self.sql.push_str(joiner);
+                self.filter(resource, element, b)?;
+                self.sql.push(')');
+            }
+            Filter::Not(inner) => {
+                self.sql.push_str("(NOT ");
+                self.filter(resource, element, inner)?;
+                self.sql.push(')');
+            }
+            Filter::Present(attr) => self.leaf(resource, element, attr, None)?,
+            Filter::Compare(attr, op, value) => {
+                self.leaf(resource, element, attr, Some((*op, value)))?
+            }
+            Filter::ValuePath(attr, inner) => match target(resource, attr)? {
+                Target::Membership(link) if element.is_none() => {
+                    self.sql.push_str(link.exists_prefix());
+                    self.filter(resource, Some(link), inner)?;
+                    self.sql.push(')');
+                }
+                // emails and phoneNumbers hold at most one element, made of
+                // the resource's own columns: the element filter applies to
+                // them directly, guarded by the element's existence.
+                _ if attr.attr.name == "phoneNumbers" => {
+                    self.sql.push_str("(r.phone IS NOT NULL AND ");
+                    self.filter(resource, element, inner)?;
+                    self.sql.push(')');
+                }
+                Target::Absent => self.sql.push_str(FALSE),
+                _ => self.filter(resource, element, inner)?,
+            },
+        }
+        Ok(())
+    }
+
+    fn leaf(
+        &mut self,
+        resource: Resource,
+        element: Option<Link>,
+        attr: &ResolvedAttr,
+        comparison: Option<(CompareOp, &CompValue)>,
+    ) -> Result<(), ScimError> {
+        let mut found = target(resource, attr)?;
+        if let (Some(link), Target::Membership(_)) = (element, found) {
+            let sub = attr.sub.map_or("value", |s| s.name);
+            found = link.element(sub).ok_or_else(|| {
+                ScimError::invalid_filter(format!(
+                    "the attribute '{}' cannot be used in a filter",
+                    attr.dotted()
+                ))
+            })?;
+        }
+        if let Target::Membership(link) = found {
+            self.sql.push_str(link.exists_prefix());
+            self.leaf(resource, Some(link), attr, comparison)?;
+            self.sql.push(')');
+            return Ok(());
+        }
+        let condition = match comparison {
+            None | Some((CompareOp::Ne, CompValue::Null)) => present(found),
+            Some((CompareOp::Eq, CompValue::Null)) => format!("(NOT {})", present(found)),
+            Some((op, value)) => self.compare(found, attr, op, value)?,
+        };
+        self.sql.push_str(&condition);
+        Ok(())
+    }
+
+    fn compare(
+        &mut self,
+        found: Target,
+        attr: &ResolvedAttr,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> Result<String, ScimError> {
+        let mismatch = || {
+            ScimError::invalid_filter(format!(
+                "the value compared with '{}' is not of its type",
+                attr.dotted()
+            ))
+        };
+        match found {
+            Target::Absent => Ok(if op == CompareOp::Ne { TRUE } else { FALSE }.to_owned()),
+            Target::Constant { value: c, guard } => {
+                let holds = compare_constant(c, op, value).ok_or_else(mismatch)?;
+                Ok(match (holds, guard) {
+                    (false, _) => FALSE.to_owned(),
+                    (true, None) => TRUE.to_owned(),
+                    (true, Some(guard)) => format!("({guard})"),
+                })
+            }
+            Target::Text { col, ci } => {
+                let CompValue::String(s) = value else {
+                    return Err(mismatch());
+                };
+                let s = if ci { s.to_lowercase() } else { s.clone() };
+                let (sql_op, bind) = match op {
+                    CompareOp::Co => ("LIKE", format!("%{}%", escape_like(&s))),
+                    CompareOp::Sw => ("LIKE", format!("{}%", escape_like(&s))),
+                    CompareOp::Ew => ("LIKE", format!("%{}", escape_like(&s))),
+                    _ => (sql_operator(op), s),
+                };
+                let p = self.placeholder(Bind::Text(bind));
+                Ok(match op {
+                    CompareOp::Ne => format!("({col} IS NULL OR {col} <> {p})"),
+                    CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                        format!("({col} IS NOT NULL AND {col} {sql_op} {p} ESCAPE '\\')")
+                    }
+                    _ => format!("({col} IS NOT NULL AND {col} {sql_op} {p})"),
+                })
+            }
+            Target::Time(col) => {
+                let CompValue::DateTime(micros) = value else {
+                    return Err(mismatch());
+                };
+                if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                    return Err(ScimError::invalid_filter(format!(
+                        "'{}' is a dateTime: use eq, ne, gt, ge, lt or le",
+                        attr.dotted()
+                    )));
+                }
+                let p = self.placeholder(Bind::Int(*micros));
+                Ok(format!("({col} {} {p})", sql_operator(op)))
+            }
+            Target::Membership(_) => Err(mismatch()),
+        }
+    }
+}
+
+fn present(found: Target) -> String {
+    match found {
+        Target::Text { col, .. } => format!("({col} IS NOT NULL AND {col} <> '')"),
+        Target::Time(col) => format!("({col} IS NOT NULL)"),
+        Target::Constant { guard: Some(g), .. } => format!("({g})"),
+        Target::Constant { guard: None, .. } => TRUE.to_owned(),
+        Target::Absent | Target::Membership(_) => FALSE.to_owned(),
+    }
+}
+
+fn sql_operator(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "LIKE",
+    }
+}
+
+fn compare_constant(constant: Const, op: CompareOp, value: &CompValue) -> Option<bool> {
+    match (constant, value) {
+        (Const::Bool(b), CompValue::Boolean(v)) => match op {
+            CompareOp::Eq => Some(b == *v),
+            CompareOp::Ne => Some(b != *v),
+            _ => None,
+        },
+        (Const::Text(c), CompValue::String(v)) => {
+            let (c, v) = (c.to_lowercase(), v.to_lowercase());
+            Some(match op {
+                CompareOp::Eq => c == v,
+                CompareOp::Ne => c != v,
+                CompareOp::Co => c.contains(&v),
+                CompareOp::Sw => c.starts_with(&v),
+                CompareOp::Ew => c.ends_with(&v),
+                CompareOp::Gt => c > v,
+                CompareOp::Ge => c >= v,
+                CompareOp::Lt => c < v,
+                CompareOp::Le => c <= v,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Escapes `LIKE` wildcards so a value matches literally.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! The storage contract: small capability traits with protocol-neutral query
+//! types. The SQLite and PostgreSQL backends implement all of them, and one
+//! test suite runs against both.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use scimitar_proto::resource::UserAttributes;
+
+use crate::error::Result;
+use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
+use crate::model::{
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
+    NewGroup, Page, Session, Subaccount, Tenant, User,
+};
+
+/// Tenants, subaccounts, groups and API keys, as administrators manage them.
+#[async_trait]
+pub trait Administration: Send + Sync {
+    async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant>;
+
+    async fn create_subaccount(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        parent: Option<&SubaccountId>,
+    ) -> Result<Subaccount>;
+    async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>>;
+
+    async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group>;
+    /// Rename, move or set the externalId of a group, by its id alone.
+    async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group>;
+    async fn list_all_groups(&self, tenant: &TenantId) -> Result<Vec<Group>>;
+
+    /// Issues a key; the secret is returned only here, and stored only as a hash.
+    async fn create_api_key(
+        &self,
+        tenant: &TenantId,
+        label: Option<&str>,
+    ) -> Result<(ApiKey, String)>;
+    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey>;
+    /// The tenant whose unrevoked key this secret is.
+    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>>;
+}
+
+/// Users and groups as SCIM clients see them. Every method is scoped to one
+/// tenant: another tenant's resource is `NotFound`.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User>;
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User>;
+    async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>>;
+    /// Replaces a user's attributes. `expected_version` makes it conditional.
+    async fn replace_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<User>;
+    /// Deprovisions: the user, its memberships and its sessions go in one
+    /// transaction, with a `user.deprovisioned` event.
+    async fn deprovision_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()>;
+    /// The groups of each of `users`.
+    async fn groups_of(
+        &self,
+        tenant: &TenantId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<Membership>>>;
+
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group>;
+    async fn list_groups(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Group>>;
+    /// The members of each of `groups`.
+    async fn members_of(
+        &self,
+        tenant: &TenantId,
+        groups: &[GroupId],
+    ) -> Result<HashMap<GroupId, Vec<Member>>>;
+    /// Applies attribute changes and member set operations atomically; the
+    /// cost of a member operation does not depend on the group's size.
+    async fn change_group_scim(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Group>;
+    /// Deletes a group and its memberships; its users stay.
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()>;
+}
+
+/// Sessions of users in the host application.
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Creates a session for a user; returns it and its bearer token.
+    async fn create_session(&self, user: &UserId, ttl_secs: i64) -> Result<(Session, String)>;
+    /// The live session this token belongs to, if any.
+    async fn introspect_session(&self, token: &str) -> Result<Option<Session>>;
+}
+
+/// The event outbox and the provisioning log.
+#[async_trait]
+pub trait Journal: Send + Sync {
+    /// Events after `after_seq`, in order.
+    async fn events(
+        &self,
+        tenant: Option<&TenantId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
+    async fn append_log(&self, entries: &[LogEntry]) -> Result<()>;
+    /// The newest `limit` entries of a tenant, newest first.
+    async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>>;
+}
+
+/// Everything a backend provides.
+#[async_trait]
+pub trait Store: Administration + Directory + Sessions + Journal {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,81 @@
+//! Backends for the storage suite: a real SQLite file, and a throw-away
+//! database on the PostgreSQL server at `SCIMITAR_TEST_POSTGRES`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use std::sync::Arc;
+
+use scimitar_core::Store;
+use sqlx::Connection;
+
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg_db: Option<String>,
+}
+
+impl Backend {
+    pub async fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = scimitar_core::open(&url).await.expect("open sqlite");
+        Backend {
+            store,
+            _dir: Some(dir),
+            pg_db: None,
+        }
+    }
+
+    /// `None` (and a loud note) when no PostgreSQL answers, unless `CI` is
+    /// set: there the PostgreSQL suite must run.
+    pub async fn postgres() -> Option<Backend> {
+        let admin = admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("SKIPPED: PostgreSQL tests need a server at {admin}: {e}");
+                return None;
+            }
+            Err(e) => panic!("PostgreSQL is required in CI but {admin} refused: {e}"),
+        };
+        let name = format!("scimitar_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let url = database_url(&admin, &name);
+        let store = scimitar_core::open(&url).await.expect("open postgres");
+        Some(Backend {
+            store,
+            _dir: None,
+            pg_db: Some(name),
+        })
+    }
+
+    /// Drops a PostgreSQL test database.
+    pub async fn finish(self) {
+        let Backend { store, pg_db, .. } = self;
+        drop(store);
+        if let Some(name) = pg_db {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("SCIMITAR_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn database_url(admin: &str, name: &str) -> String {
+    match admin.rfind('/') {
+        Some(i) if admin[..i].contains("://") && i > admin.find("://").unwrap_or(0) + 2 => {
+            format!("{}/{name}", &admin[..i])
+        }
+        _ => format!("{admin}/{name}"),
+    }
+}

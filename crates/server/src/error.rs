@@ -1,0 +1,106 @@
+//! The one place where errors become HTTP responses.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scimitar_core::CoreError;
+use scimitar_proto::{ScimError, ScimType};
+
+/// The SCIM media type of every response body.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// An error answered as a SCIM error object (RFC 7644 §3.12).
+#[derive(Debug)]
+pub struct ApiError(pub ScimError);
+
+/// What the provisioning log records of an error response.
+#[derive(Debug, Clone)]
+pub struct ErrorNote {
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        ApiError(ScimError::new(status, scim_type, detail))
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, None, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, None, detail)
+    }
+}
+
+impl From<ScimError> for ApiError {
+    fn from(err: ScimError) -> Self {
+        ApiError(err)
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        match err {
+            CoreError::NotFound(what) => {
+                ApiError::not_found(format!("no such {what} in this tenant"))
+            }
+            CoreError::Rejected(e) => ApiError(e),
+            CoreError::VersionMismatch => ApiError::new(
+                412,
+                None,
+                "the resource has changed: its version does not match If-Match; read it again",
+            ),
+            CoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::new(
+                    503,
+                    None,
+                    "the service is temporarily unavailable; retry shortly",
+                )
+            }
+            CoreError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::new(500, None, "internal error; it has been logged")
+            }
+        }
+    }
+}
+
+/// Renders a SCIM JSON body with the SCIM media type.
+pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = scim_json(status, &self.0.to_json());
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scimitar\""),
+                );
+            }
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(ErrorNote {
+            scim_type: self.0.scim_type,
+            detail: self.0.detail,
+        });
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,177 @@
+//! Request extractors whose every rejection is a SCIM error.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use scimitar_proto::ScimError;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// A JSON request body. Accepts `application/scim+json` and
+/// `application/json` (or no content type at all, as some clients send);
+/// malformed JSON is `400 invalidSyntax`, an oversized body `413`.
+pub struct ScimJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ScimJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if !matches!(essence, "application/scim+json" | "application/json") {
+                return Err(ApiError::new(
+                    415,
+                    None,
+                    format!(
+                        "unsupported Content-Type '{essence}': send application/scim+json or \
+                         application/json"
+                    ),
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(413, None, "the request body is too large")
+            } else {
+                ApiError::from(ScimError::invalid_syntax(
+                    "the request body could not be read",
+                ))
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::from(ScimError::invalid_syntax(format!(
+                "the request body is not valid JSON: {e}"
+            )))
+        })?;
+        Ok(ScimJson(value))
+    }
+}
+
+/// The raw query string as name/value pairs, percent-decoded. Unknown
+/// parameters (such as Entra's `aadOptscim062020`) are simply carried along
+/// and ignored by whoever reads them.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = form_urlencoded_pairs(query);
+        Ok(QueryPairs(pairs))
+    }
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
+/// byte; invalid escapes stay as they are; invalid UTF-8 is replaced.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A precondition from `If-Match` / `If-None-Match`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `*`: any version.
+    Any,
+    /// One of these versions.
+    Versions(Vec<i64>),
+}
+
+impl Precondition {
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            Precondition::Any => true,
+            Precondition::Versions(v) => v.contains(&version),
+        }
+    }
+}
+
+/// Parses an `If-Match`-style header: `*` or a list of (weak or strong)
+/// ETags of the form `W/"3"`. An ETag that is not one of ours matches no
+/// version.
+pub fn precondition(headers: &HeaderMap, name: header::HeaderName) -> Option<Precondition> {
+    let raw = headers.get(name)?.to_str().ok()?.trim().to_owned();
+    if raw == "*" {
+        return Some(Precondition::Any);
+    }
+    let versions = raw
+        .split(',')
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag.trim_matches('"').parse::<i64>().ok()
+        })
+        .collect();
+    Some(Precondition::Versions(versions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode_entra_filter() {
+        let pairs =
+            form_urlencoded_pairs("aadOptscim062020&filter=userName+eq+%22a%40b.com%22&count=%zz");
+        assert_eq!(pairs[0], ("aadOptscim062020".into(), "".into()));
+        assert_eq!(
+            pairs[1],
+            ("filter".into(), "userName eq \"a@b.com\"".into())
+        );
+        assert_eq!(pairs[2], ("count".into(), "%zz".into()));
+    }
+
+    #[test]
+    fn etags_parse_weak_strong_and_star() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, "W/\"3\", \"4\"".parse().unwrap());
+        assert_eq!(
+            precondition(&h, header::IF_MATCH),
+            Some(Precondition::Versions(vec![3, 4]))
+        );
+        h.insert(header::IF_MATCH, "*".parse().unwrap());
+        assert_eq!(precondition(&h, header::IF_MATCH), Some(Precondition::Any));
+        h.insert(header::IF_MATCH, "W/\"garbage\"".parse().unwrap());
+        assert!(!precondition(&h, header::IF_MATCH).unwrap().matches(1));
+    }
+}

@@ -1,0 +1,322 @@
+//! `/Users`: users are created, changed and deprovisioned only by SCIM.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use scimitar_core::CoreError;
+use scimitar_core::ids::UserId;
+use scimitar_core::model::{ListQuery, User};
+use scimitar_proto::ScimError;
+use scimitar_proto::patch::{apply, parse_patch};
+use scimitar_proto::projection::Projection;
+use scimitar_proto::resource::{GroupRef, parse_user, render_user};
+use scimitar_proto::schema::USER;
+use scimitar_proto::wire::{ListParams, list_response};
+use serde_json::Value;
+
+use super::{
+    RETRIES, base_url, check_if_match, if_match, meta, not_modified, projection, resource_response,
+};
+use crate::AppState;
+use crate::auth::Tenant;
+use crate::error::{ApiError, ApiResult, scim_json};
+use crate::extract::{QueryPairs, ScimJson};
+
+/// Renders users, loading their groups only when they are to be returned.
+async fn render(
+    state: &AppState,
+    tenant: &scimitar_core::ids::TenantId,
+    base: &str,
+    users: &[User],
+    projection: Option<&Projection>,
+) -> ApiResult<Vec<Value>> {
+    let want_groups = projection.is_none_or(|p| p.includes("groups"));
+    let mut groups = if want_groups {
+        let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+        state.store().groups_of(tenant, &ids).await?
+    } else {
+        Default::default()
+    };
+    Ok(users
+        .iter()
+        .map(|user| {
+            let refs: Option<Vec<GroupRef>> = want_groups.then(|| {
+                groups
+                    .remove(&user.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| GroupRef {
+                        id: m.group_id.0,
+                        display: m.display,
+                    })
+                    .collect()
+            });
+            let mut body = render_user(
+                base,
+                user.id.as_str(),
+                &user.attrs,
+                &meta(&user.stamp),
+                refs.as_deref(),
+            );
+            if let Some(p) = projection {
+                p.apply(&mut body);
+            }
+            body
+        })
+        .collect())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let config = state.config();
+    let params = ListParams::parse(
+        &USER,
+        &query,
+        config.default_page_size,
+        config.max_page_size,
+    )?;
+    let page = state
+        .store()
+        .list_users(
+            &tenant,
+            &ListQuery {
+                filter: params.filter,
+                sort_by: params.sort_by,
+                descending: params.descending,
+                offset: params.start_index - 1,
+                limit: params.count,
+            },
+        )
+        .await?;
+    let base = base_url(&state, &headers);
+    let resources = render(
+        &state,
+        &tenant,
+        &base,
+        &page.items,
+        Some(&params.projection),
+    )
+    .await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(page.total, params.start_index, resources),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let projection = projection(&USER, &query)?;
+    let user = state.store().get_user(&tenant, &UserId(id)).await?;
+    if let Some(response) = not_modified(&headers, &user.stamp) {
+        return Ok(response);
+    }
+    let base = base_url(&state, &headers);
+    let body = render(
+        &state,
+        &tenant,
+        &base,
+        std::slice::from_ref(&user),
+        Some(&projection),
+    )
+    .await?
+    .remove(0);
+    Ok(resource_response(
+        StatusCode::OK,
+        &body,
+        &user.stamp,
+        Vec::new(),
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let parsed = parse_user(&body)?;
+    if !parsed.value.active {
+        return Err(ScimError::invalid_value(
+            "a user cannot be created inactive: 'active' false means deprovisioned, so nothing \
+             was created",
+        )
+        .into());
+    }
+    let user = state
+        .store()
+        .create_user(&tenant, parsed.value.attrs)
+        .await?;
+    let base = base_url(&state, &headers);
+    let body = render_user(
+        &base,
+        user.id.as_str(),
+        &user.attrs,
+        &meta(&user.stamp),
+        Some(&[]),
+    );
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &body,
+        &user.stamp,
+        parsed.ignored,
+    ))
+}
+
+/// The representation of a user that has just been deprovisioned: its last
+/// state, inactive.
+fn deprovisioned(base: &str, user: &User) -> Value {
+    let mut body = render_user(
+        base,
+        user.id.as_str(),
+        &user.attrs,
+        &meta(&user.stamp),
+        Some(&[]),
+    );
+    body["active"] = Value::Bool(false);
+    body
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let parsed = parse_user(&body)?;
+    let id = UserId(id);
+    let pre = if_match(&headers);
+    let base = base_url(&state, &headers);
+    let store = state.store();
+    for _ in 0..RETRIES {
+        let current = store.get_user(&tenant, &id).await?;
+        check_if_match(pre.as_ref(), current.stamp.version)?;
+        let version = Some(current.stamp.version);
+        let result = if parsed.value.active {
+            store
+                .replace_user(&tenant, &id, parsed.value.attrs.clone(), version)
+                .await
+                .map(|user| {
+                    let body =
+                        render_user(&base, id.as_str(), &user.attrs, &meta(&user.stamp), None);
+                    (body, user.stamp)
+                })
+        } else {
+            store
+                .deprovision_user(&tenant, &id, version)
+                .await
+                .map(|()| (deprovisioned(&base, &current), current.stamp))
+        };
+        match result {
+            Ok((body, stamp)) => {
+                return Ok(resource_response(
+                    StatusCode::OK,
+                    &body,
+                    &stamp,
+                    parsed.ignored,
+                ));
+            }
+            Err(CoreError::VersionMismatch) if pre.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(busy())
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        409,
+        None,
+        "the resource is being changed by other requests at the same time; retry",
+    )
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let request = parse_patch(&body)?;
+    let id = UserId(id);
+    let pre = if_match(&headers);
+    let base = base_url(&state, &headers);
+    let store = state.store();
+    for _ in 0..RETRIES {
+        let current = store.get_user(&tenant, &id).await?;
+        check_if_match(pre.as_ref(), current.stamp.version)?;
+        let mut resource = render_user(
+            &base,
+            id.as_str(),
+            &current.attrs,
+            &meta(&current.stamp),
+            None,
+        );
+        let outcome = apply(&USER, &mut resource, &request)?;
+        let input = parse_user(&resource)?.value;
+        let version = Some(current.stamp.version);
+        let result = if !input.active {
+            store
+                .deprovision_user(&tenant, &id, version)
+                .await
+                .map(|()| (deprovisioned(&base, &current), current.stamp))
+        } else if input.attrs == current.attrs {
+            Ok((resource, current.stamp))
+        } else {
+            store
+                .replace_user(&tenant, &id, input.attrs, version)
+                .await
+                .map(|user| {
+                    let body =
+                        render_user(&base, id.as_str(), &user.attrs, &meta(&user.stamp), None);
+                    (body, user.stamp)
+                })
+        };
+        match result {
+            Ok((body, stamp)) => {
+                return Ok(resource_response(
+                    StatusCode::OK,
+                    &body,
+                    &stamp,
+                    outcome.ignored,
+                ));
+            }
+            Err(CoreError::VersionMismatch) if pre.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(busy())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let pre = if_match(&headers);
+    let id = UserId(id);
+    let expected = match &pre {
+        Some(p) => {
+            let current = state.store().get_user(&tenant, &id).await?;
+            check_if_match(Some(p), current.stamp.version)?;
+            Some(current.stamp.version)
+        }
+        None => None,
+    };
+    state
+        .store()
+        .deprovision_user(&tenant, &id, expected)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
