@@ -1,6 +1,6 @@
 //! Tenant authentication and the provisioning log of each SCIM request.
 
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -47,10 +47,14 @@ pub async fn require_tenant(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let method = req.method().to_string();
-    let path = req
-        .uri()
+    // The full path as the client sent it, not the part after the base path.
+    let uri = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+    let path = uri
         .path_and_query()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
     let request_id = req
         .headers()
         .get("x-request-id")

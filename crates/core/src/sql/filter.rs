@@ -221,21 +221,26 @@ impl Condition {
             Filter::Compare(attr, op, value) => {
                 self.leaf(resource, element, attr, Some((*op, value)))?
             }
-            Filter::ValuePath(attr, inner) => match target(resource, attr)? {
-                Target::Membership(link) if element.is_none() => {
+            Filter::ValuePath(attr, inner) => match (resource, attr.attr.name) {
+                _ if attr.is_ignored() => self.sql.push_str(FALSE),
+                (Resource::Group, "members") | (Resource::User, "groups") if element.is_none() => {
+                    let link = if resource == Resource::Group {
+                        Link::Members
+                    } else {
+                        Link::Groups
+                    };
                     self.sql.push_str(link.exists_prefix());
                     self.filter(resource, Some(link), inner)?;
                     self.sql.push(')');
                 }
-                // emails and phoneNumbers hold at most one element, made of
+                // phoneNumbers and emails hold at most one element, made of
                 // the resource's own columns: the element filter applies to
                 // them directly, guarded by the element's existence.
-                _ if attr.attr.name == "phoneNumbers" => {
+                (Resource::User, "phoneNumbers") => {
                     self.sql.push_str("(r.phone IS NOT NULL AND ");
                     self.filter(resource, element, inner)?;
                     self.sql.push(')');
                 }
-                Target::Absent => self.sql.push_str(FALSE),
                 _ => self.filter(resource, element, inner)?,
             },
         }
@@ -249,6 +254,9 @@ impl Condition {
         attr: &ResolvedAttr,
         comparison: Option<(CompareOp, &CompValue)>,
     ) -> Result<(), ScimError> {
+        if comparison.is_none() && attr.sub.is_none() && attr.attr.sub_attributes.len() > 0 {
+            return self.complex_present(resource, element, attr);
+        }
         let mut found = target(resource, attr)?;
         if let (Some(link), Target::Membership(_)) = (element, found) {
             let sub = attr.sub.map_or("value", |s| s.name);
@@ -271,6 +279,45 @@ impl Condition {
             Some((op, value)) => self.compare(found, attr, op, value)?,
         };
         self.sql.push_str(&condition);
+        Ok(())
+    }
+
+    /// `attr pr` for a whole complex attribute: some sub-attribute is present.
+    fn complex_present(
+        &mut self,
+        resource: Resource,
+        element: Option<Link>,
+        attr: &ResolvedAttr,
+    ) -> Result<(), ScimError> {
+        let subs: Vec<ResolvedAttr> = attr
+            .attr
+            .sub_attributes
+            .iter()
+            .map(|sub| ResolvedAttr {
+                sub: Some(sub),
+                ..*attr
+            })
+            .filter(|sub| target(resource, sub).is_ok())
+            .collect();
+        if let Some(Target::Membership(link)) = subs.first().and_then(|s| target(resource, s).ok())
+        {
+            self.sql.push_str(link.exists_prefix());
+            self.sql.push_str(TRUE);
+            self.sql.push(')');
+            return Ok(());
+        }
+        if subs.is_empty() {
+            self.sql.push_str(FALSE);
+            return Ok(());
+        }
+        self.sql.push('(');
+        for (i, sub) in subs.iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(" OR ");
+            }
+            self.leaf(resource, element, sub, None)?;
+        }
+        self.sql.push(')');
         Ok(())
     }
 
