@@ -18,6 +18,8 @@ pub mod rules;
 mod sql;
 pub mod sqlite;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

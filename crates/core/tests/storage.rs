@@ -1,9 +1,5 @@
 //! One storage suite, run against every backend: a behaviour that differs
 //! between SQLite and PostgreSQL is a bug.
-
-mod common;
-
-use common::Backend;
 use scimitar_core::CoreError;
 use scimitar_core::ids::{GroupId, TenantId, UserId};
 use scimitar_core::model::{GroupAdminChange, GroupChange, ListQuery, LogEntry, NewGroup, now};
@@ -708,7 +704,7 @@ macro_rules! suite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let backend = super::Backend::sqlite().await;
+                    let backend = scimitar_core::testing::Backend::sqlite().await;
                     super::$name(&*backend.store).await;
                     backend.finish().await;
                 }
@@ -718,7 +714,7 @@ macro_rules! suite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let Some(backend) = super::Backend::postgres().await else { return };
+                    let Some(backend) = scimitar_core::testing::Backend::postgres().await else { return };
                     super::$name(&*backend.store).await;
                     backend.finish().await;
                 }

@@ -7,6 +7,10 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Transaction};
 
 #[path = "../sql/common.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL implementation, compiled once per backend"
+)]
 mod common;
 
 pub use common::SqlStore as PostgresStore;

@@ -254,7 +254,7 @@ impl Condition {
         attr: &ResolvedAttr,
         comparison: Option<(CompareOp, &CompValue)>,
     ) -> Result<(), ScimError> {
-        if comparison.is_none() && attr.sub.is_none() && attr.attr.sub_attributes.len() > 0 {
+        if comparison.is_none() && attr.sub.is_none() && !attr.attr.sub_attributes.is_empty() {
             return self.complex_present(resource, element, attr);
         }
         let mut found = target(resource, attr)?;

@@ -13,6 +13,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Transaction};
 
 #[path = "../sql/common.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL implementation, compiled once per backend"
+)]
 mod common;
 
 pub use common::SqlStore as SqliteStore;

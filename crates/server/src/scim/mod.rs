@@ -81,12 +81,11 @@ pub fn resource_response(
     if let Ok(tag) = HeaderValue::from_str(&stamp.etag()) {
         response.headers_mut().insert(header::ETAG, tag);
     }
-    if status == StatusCode::CREATED {
-        if let Some(location) = body["meta"]["location"].as_str() {
-            if let Ok(location) = HeaderValue::from_str(location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-        }
+    if status == StatusCode::CREATED
+        && let Some(location) = body["meta"]["location"].as_str()
+        && let Ok(location) = HeaderValue::from_str(location)
+    {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     if !ignored.is_empty() {
         response.extensions_mut().insert(Ignored(ignored));

@@ -1,25 +1,34 @@
-//! Backends for the storage suite: a real SQLite file, and a throw-away
-//! database on the PostgreSQL server at `SCIMITAR_TEST_POSTGRES`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Throw-away databases for tests (feature `testing`): a real SQLite file in
+//! a temporary folder, and a fresh database on the PostgreSQL server at
+//! `SCIMITAR_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
 
 use std::sync::Arc;
 
-use scimitar_core::Store;
+use crate::Store;
 use sqlx::Connection;
 
+/// A store on a throw-away database; [`Backend::finish`] removes it.
 pub struct Backend {
     pub store: Arc<dyn Store>,
+    url: String,
     _dir: Option<tempfile::TempDir>,
     pg_db: Option<String>,
 }
 
 impl Backend {
+    /// The URL the store was opened with (for starting servers on it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub async fn sqlite() -> Backend {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = scimitar_core::open(&url).await.expect("open sqlite");
+        let store = crate::open(&url).await.expect("open sqlite");
         Backend {
             store,
+            url,
             _dir: Some(dir),
             pg_db: None,
         }
@@ -43,9 +52,10 @@ impl Backend {
             .await
             .expect("create test database");
         let url = database_url(&admin, &name);
-        let store = scimitar_core::open(&url).await.expect("open postgres");
+        let store = crate::open(&url).await.expect("open postgres");
         Some(Backend {
             store,
+            url,
             _dir: None,
             pg_db: Some(name),
         })
@@ -55,13 +65,13 @@ impl Backend {
     pub async fn finish(self) {
         let Backend { store, pg_db, .. } = self;
         drop(store);
-        if let Some(name) = pg_db {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await;
-            }
+        if let Some(name) = pg_db
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
