@@ -281,6 +281,47 @@ fn value_path_inner_names_are_stored_as_full_sub_attribute_paths() {
     assert_eq!(f, Filter::ValuePath(attr(&USER, "emails"), Box::new(inner)));
 }
 
+/// Entra queries `emails[type eq "work"].value eq "…"` when emails is a
+/// matching attribute (Microsoft's SCIM guide, /Users requirements): the
+/// PATCH-path shape in a filter, read as the RFC's conjunction.
+#[test]
+fn entra_value_path_with_sub_attribute_means_the_conjunction() {
+    let entra = parse(
+        &USER,
+        r#"emails[type eq "work"].value eq "Ann@Example.com""#,
+    );
+    let rfc = parse(
+        &USER,
+        r#"emails[type eq "work" and value eq "Ann@Example.com"]"#,
+    );
+    assert_eq!(entra, rfc);
+    assert!(entra.matches(&serde_json::json!({
+        "emails": [{"type": "home", "value": "x@y.z"}, {"type": "work", "value": "ann@example.com"}]
+    })));
+    assert!(!entra.matches(&serde_json::json!({
+        "emails": [{"type": "home", "value": "ann@example.com"}]
+    })));
+    let combined = parse(
+        &USER,
+        r#"EMAILS[TYPE eq "work"].VALUE pr and userName eq "a@b.c""#,
+    );
+    let present = Filter::ValuePath(
+        attr(&USER, "emails"),
+        Box::new(and(
+            cmp(&USER, "emails.type", CompareOp::Eq, string("work")),
+            Filter::Present(attr(&USER, "emails.value")),
+        )),
+    );
+    assert_eq!(
+        combined,
+        and(
+            present,
+            cmp(&USER, "userName", CompareOp::Eq, string("a@b.c"))
+        )
+    );
+    assert!(error(&USER, r#"emails[type eq "work"].nope eq "x""#).is_unknown_attribute());
+}
+
 #[test]
 fn value_path_allows_grouping_and_not_inside() {
     let f = parse(
@@ -548,7 +589,12 @@ fn syntax_errors_point_at_the_offending_character() {
         (r#"userName eq bjensen"#, 12),
         (r#"userName eq "x" title pr"#, 16),
         (r#"userName eq "x" and"#, end(r#"userName eq "x" and"#)),
-        (r#"emails[type eq "work"].value eq "x""#, 22),
+        (r#"emails[type eq "work"] .value eq "x""#, 23),
+        (r#"emails[type eq "work"]. value eq "x""#, 23),
+        (
+            r#"emails[type eq "work"].value"#,
+            end(r#"emails[type eq "work"].value"#),
+        ),
         (r#"emails[type eq "work""#, end(r#"emails[type eq "work""#)),
         (r#"userName eq "x" )"#, 16),
         ("9lives pr", 0),

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use scimitar_core::CoreError;
 use scimitar_core::ids::UserId;
 use scimitar_proto::ScimError;
 use serde_json::{Value, json};
@@ -54,11 +55,22 @@ async fn create_session(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
-    let user = UserId::from(string_field(&body, "userId")?);
+    let user = string_field(&body, "userId")?;
+    // User ids are UUIDs; anything else is no user (and is kept away from
+    // the database, which may not accept it: PostgreSQL refuses NUL bytes).
+    let no_user =
+        || ApiError::not_found("no such user: it was never provisioned or has been deprovisioned");
+    if uuid::Uuid::try_parse(user).is_err() {
+        return Err(no_user());
+    }
     let (session, token) = state
         .store()
-        .create_session(&user, state.config().session_ttl_secs)
-        .await?;
+        .create_session(&UserId::from(user), state.config().session_ttl_secs)
+        .await
+        .map_err(|e| match e {
+            CoreError::NotFound(_) => no_user(),
+            other => other.into(),
+        })?;
     Ok(scim_json(
         StatusCode::CREATED,
         &json!({

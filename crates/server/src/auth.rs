@@ -62,7 +62,10 @@ pub async fn require_tenant(
         .unwrap_or_default()
         .to_owned();
     req.extensions_mut().insert(tenant.clone());
-    let response = next.run(req).await;
+    let response = match state.limiter().check(&tenant) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => too_many_requests(wait),
+    };
     let note = response.extensions().get::<ErrorNote>();
     state.log().record(LogEntry {
         tenant_id: tenant,
@@ -81,6 +84,23 @@ pub async fn require_tenant(
             .map(|i| i.0.clone())
             .unwrap_or_default(),
     });
+    response
+}
+
+/// 429 with the seconds until the tenant's next request is admitted
+/// (rounded up, at least one: `Retry-After` has whole seconds).
+fn too_many_requests(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let mut response = ApiError::new(
+        429,
+        None,
+        format!("too many requests for this tenant; retry after {secs} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
     response
 }
 

@@ -41,6 +41,11 @@ impl LogWriter {
         (writer, LogTask { handle })
     }
 
+    /// Entries dropped so far because the database fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     pub fn record(&self, entry: LogEntry) {
         if self.tx.try_send(entry).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

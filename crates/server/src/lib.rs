@@ -7,11 +7,14 @@
 //! through `scimitar_proto`. Errors become SCIM error objects in exactly
 //! one place, [`error::ApiError`].
 
+mod admin;
 pub mod app;
 mod auth;
 pub mod error;
 mod extract;
 pub mod journal;
+mod metrics;
+mod rate_limit;
 mod scim;
 
 use std::sync::Arc;
@@ -28,6 +31,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::journal::LogWriter;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
@@ -46,6 +51,12 @@ pub struct Config {
     pub max_page_size: u64,
     /// Lifetime of sessions created through the application API.
     pub session_ttl_secs: i64,
+    /// SCIM requests per second each tenant may make on average; `0` turns
+    /// the limit off. Beyond it requests get 429 with `Retry-After`.
+    pub rate_limit_per_second: u32,
+    /// How many requests a tenant may make at once before the average
+    /// applies (the token bucket's size). Entra and Okta sync in bursts.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for Config {
@@ -58,6 +69,11 @@ impl Default for Config {
             default_page_size: 100,
             max_page_size: 1000,
             session_ttl_secs: 12 * 3600,
+            // Far above what an identity provider sends (Entra stays well
+            // under 100 requests a second per tenant); only a runaway
+            // client meets it.
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
         }
     }
 }
@@ -72,13 +88,22 @@ struct Inner {
     store: Arc<dyn Store>,
     config: Config,
     log: LogWriter,
+    limiter: RateLimiter,
+    metrics: Metrics,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, mut config: Config, log: LogWriter) -> Self {
         config.scim_base_path = normalise_base_path(&config.scim_base_path);
+        let limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
         AppState {
-            inner: Arc::new(Inner { store, config, log }),
+            inner: Arc::new(Inner {
+                store,
+                config,
+                log,
+                limiter,
+                metrics: Metrics::default(),
+            }),
         }
     }
 
@@ -92,6 +117,14 @@ impl AppState {
 
     pub fn log(&self) -> &LogWriter {
         &self.inner.log
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
     }
 }
 
@@ -119,13 +152,22 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::endpoint))
+        .merge(admin::router(state.clone()))
         .merge(app::router(state.clone()))
         .merge(scim)
         .fallback(unknown_path)
+        // Also for the operational and application routes, which are not
+        // SCIM but whose clients deserve the same kind of error body.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(500, None, "internal error; it has been logged").into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -149,6 +191,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(405, None, "this method is not supported on this endpoint")
 }
 
 async fn unknown_path() -> ApiError {

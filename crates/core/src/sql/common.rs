@@ -2,27 +2,31 @@
 //!
 //! This file is compiled once per backend, as a module of `sqlite.rs` and of
 //! `postgres.rs`, each of which provides `Db` (the sqlx database type),
-//! `begin_write` (how a write transaction starts) and `is_unavailable`
-//! (which errors mean "try again later"). So there is one implementation of
+//! `begin_write` (how a write transaction starts), `is_unavailable`
+//! (which errors mean "try again later"), `is_conflict` (which mean "run
+//! the transaction again") and `lock_outbox` (how event sequence numbers
+//! are kept in commit order). So there is one implementation of
 //! every rule, type-checked against each backend's concrete types, and no
 //! `if sqlite` anywhere.
 //!
 //! Concurrency: every write transaction first bumps the version of the row
 //! it changes, which takes that row's lock (PostgreSQL) or the database's
 //! write lock (SQLite, `BEGIN IMMEDIATE`), so concurrent changes of one
-//! resource serialise instead of failing.
+//! resource serialise instead of failing. What PostgreSQL may still abort
+//! (a deadlock between transactions on different rows, a serialisation
+//! failure) is retried here, inside the store, a few times before it
+//! becomes `Unavailable`: a client never sees a race as a 500.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scimitar_proto::ScimError;
-use scimitar_proto::patch::MemberOp;
 use scimitar_proto::resource::{Name, Phone, UserAttributes};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Pool, Row, Transaction};
 use subtle::ConstantTimeEq;
 
-use super::{Db, begin_write, is_unavailable};
+use super::{Db, begin_write, is_conflict, is_unavailable, lock_outbox};
 use crate::error::{CoreError, Result};
 use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
 use crate::model::{
@@ -32,6 +36,9 @@ use crate::model::{
 use crate::rules;
 use crate::sql::filter::{self, Bind, Resource};
 use crate::store::{Administration, Directory, Journal, Sessions, Store};
+
+#[path = "changes.rs"]
+mod changes;
 
 type DbRow = <Db as sqlx::Database>::Row;
 type Query<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
@@ -49,16 +56,48 @@ pub struct SqlStore {
 }
 
 fn db(err: sqlx::Error) -> CoreError {
-    if is_unavailable(&err) {
+    if is_unavailable(&err) || is_conflict(&err) {
         CoreError::Unavailable(err)
     } else {
         CoreError::Internal(err.to_string())
     }
 }
 
+/// Attempts of a write transaction that the database aborted because of a
+/// concurrent one.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// Runs a write transaction again when the database aborted it for a
+/// conflict with another one; any other outcome is returned as it is.
+async fn retry_conflicts<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(CoreError::Unavailable(e)) if is_conflict(&e) && tries < CONFLICT_ATTEMPTS => {
+                tracing::debug!(error = %e, tries, "write transaction conflicted; retrying");
+                // Jitter, so the transactions that met do not meet again in
+                // lockstep.
+                let pause = rand::random_range(2..10) * u64::from(tries);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
+}
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
 }
 
 /// `$from, $from+1, …` for `n` values.
@@ -264,6 +303,13 @@ fn event_from_row(row: &DbRow) -> sqlx::Result<Event> {
 }
 
 /// Appends an event to the outbox, inside the change's transaction.
+///
+/// Followers read the outbox as "events after the last sequence number I
+/// saw", so sequence numbers must become visible in order: an event that
+/// commits after a higher-numbered one would be skipped for ever. The
+/// backend's `lock_outbox` makes that so (one writer at a time until
+/// commit); callers therefore record their events last, just before they
+/// commit.
 async fn record(
     tx: &mut Tx,
     tenant: &TenantId,
@@ -271,6 +317,7 @@ async fn record(
     resource_id: &str,
     payload: serde_json::Value,
 ) -> Result<()> {
+    lock_outbox(tx).await.map_err(db)?;
     sqlx::query(
         "INSERT INTO events (tenant_id, kind, resource_id, payload, created) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -410,139 +457,6 @@ impl SqlStore {
             items,
         })
     }
-
-    /// Fails unless every id names a user of `tenant`.
-    async fn check_users_exist(tx: &mut Tx, tenant: &TenantId, ids: &[String]) -> Result<()> {
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            let found: HashSet<String> = q
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?
-                .into_iter()
-                .collect();
-            if let Some(missing) = chunk.iter().find(|id| !found.contains(*id)) {
-                return Err(CoreError::Rejected(ScimError::invalid_value(format!(
-                    "members: '{missing}' is not the id of a user of this tenant; no change \
-                     was applied"
-                ))));
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds memberships; returns the user ids that were not members before.
-    async fn add_members(
-        tx: &mut Tx,
-        tenant: &TenantId,
-        group: &GroupId,
-        ids: &[String],
-    ) -> Result<Vec<String>> {
-        Self::check_users_exist(tx, tenant, ids).await?;
-        let mut added = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let values = (0..chunk.len())
-                .map(|i| format!("($1, $2, ${})", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO memberships (group_id, tenant_id, user_id) VALUES {values} \
-                 ON CONFLICT DO NOTHING RETURNING user_id"
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-                .bind(group.as_str())
-                .bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            added.extend(q.fetch_all(&mut **tx).await.map_err(db)?);
-        }
-        Ok(added)
-    }
-
-    /// Removes memberships; returns the user ids that were members.
-    async fn remove_members(tx: &mut Tx, group: &GroupId, ids: &[String]) -> Result<Vec<String>> {
-        let mut removed = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM memberships WHERE group_id = $1 AND user_id IN ({}) RETURNING user_id",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(group.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            removed.extend(q.fetch_all(&mut **tx).await.map_err(db)?);
-        }
-        Ok(removed)
-    }
-
-    /// Applies member set operations in order; returns (added, removed) net
-    /// of each other, for the events.
-    async fn apply_member_ops(
-        tx: &mut Tx,
-        tenant: &TenantId,
-        group: &GroupId,
-        ops: &[MemberOp],
-    ) -> Result<(Vec<String>, Vec<String>)> {
-        let mut added: Vec<String> = Vec::new();
-        let mut removed: Vec<String> = Vec::new();
-        for op in ops {
-            let (plus, minus) = match op {
-                MemberOp::Add(ids) => (
-                    Self::add_members(tx, tenant, group, &dedup(ids)).await?,
-                    vec![],
-                ),
-                MemberOp::Remove(ids) => {
-                    (vec![], Self::remove_members(tx, group, &dedup(ids)).await?)
-                }
-                MemberOp::Replace(ids) => {
-                    let ids = dedup(ids);
-                    Self::check_users_exist(tx, tenant, &ids).await?;
-                    let gone: Vec<String> = sqlx::query_scalar(
-                        "DELETE FROM memberships WHERE group_id = $1 RETURNING user_id",
-                    )
-                    .bind(group.as_str())
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(db)?;
-                    let back = Self::add_members(tx, tenant, group, &ids).await?;
-                    let kept: HashSet<&String> = gone.iter().collect();
-                    let fresh: HashSet<&String> = ids.iter().collect();
-                    (
-                        back.iter()
-                            .filter(|id| !kept.contains(id))
-                            .cloned()
-                            .collect(),
-                        gone.iter()
-                            .filter(|id| !fresh.contains(id))
-                            .cloned()
-                            .collect(),
-                    )
-                }
-            };
-            removed.retain(|id| !plus.contains(id));
-            added.retain(|id| !minus.contains(id));
-            added.extend(plus);
-            removed.extend(minus);
-        }
-        Ok((added, removed))
-    }
-}
-
-fn dedup(ids: &[String]) -> Vec<String> {
-    let mut seen = HashSet::new();
-    ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .cloned()
-        .collect()
 }
 
 #[async_trait]
@@ -705,36 +619,7 @@ impl Administration for SqlStore {
     }
 
     async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group> {
-        let tenant = self.fetch_group_by_id(id.as_str(), None).await?.tenant_id;
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        bump(&mut tx, "groups", "group", &tenant, id.as_str(), None).await?;
-        if let Some(sub) = &change.subaccount_id {
-            check_subaccount(&mut tx, &tenant, sub.as_ref()).await?;
-            sqlx::query("UPDATE groups SET subaccount_id = $1 WHERE id = $2")
-                .bind(sub.as_ref().map(SubaccountId::as_str))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        update_group_attrs(
-            &mut tx,
-            id,
-            change.display_name.as_deref(),
-            change.external_id.as_ref(),
-        )
-        .await?;
-        record(
-            &mut tx,
-            &tenant,
-            "group.updated",
-            id.as_str(),
-            json!({"displayName": change.display_name, "externalId": change.external_id,
-                   "subaccountId": change.subaccount_id}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        self.fetch_group_by_id(id.as_str(), None).await
+        retry_conflicts(|| self.change_group_once(id, &change)).await
     }
 
     async fn list_all_groups(&self, tenant: &TenantId) -> Result<Vec<Group>> {
@@ -917,42 +802,46 @@ fn user_name_clash(err: sqlx::Error, user_name: &str) -> CoreError {
 #[async_trait]
 impl Directory for SqlStore {
     async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User> {
-        let at = now();
-        let user = User {
-            id: UserId::generate(),
-            tenant_id: tenant.clone(),
-            attrs,
-            stamp: Stamp {
-                created: at,
-                last_modified: at,
-                version: 1,
-            },
-        };
-        let sql = format!(
-            "INSERT INTO users (id, tenant_id, created, last_modified, version, {}) \
-             VALUES ($1, $2, $3, $3, 1, {})",
-            USER_ATTR_COLUMNS.join(", "),
-            placeholders(4, USER_ATTR_COLUMNS.len())
-        );
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        let q = sqlx::query(AssertSqlSafe(sql))
-            .bind(user.id.as_str())
-            .bind(tenant.as_str())
-            .bind(at);
-        bind_user_attrs(q, &user.attrs)
-            .execute(&mut *tx)
+        retry_conflicts(|| self.create_user_once(tenant, attrs.clone())).await
+    }
+
+    async fn replace_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<User> {
+        retry_conflicts(|| self.replace_user_once(tenant, id, attrs.clone(), expected_version))
             .await
-            .map_err(|e| user_name_clash(e, &user.attrs.user_name))?;
-        record(
-            &mut tx,
-            tenant,
-            "user.created",
-            user.id.as_str(),
-            json!({"userName": user.attrs.user_name}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(user)
+    }
+
+    async fn deprovision_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        retry_conflicts(|| self.deprovision_user_once(tenant, id, expected_version)).await
+    }
+
+    async fn change_group_scim(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Group> {
+        retry_conflicts(|| self.change_group_scim_once(tenant, id, &change, expected_version)).await
+    }
+
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        retry_conflicts(|| self.delete_group_once(tenant, id, expected_version)).await
     }
 
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User> {
@@ -962,106 +851,6 @@ impl Directory for SqlStore {
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
         self.list(Resource::User, USER_COLUMNS, tenant, query, user_from_row)
             .await
-    }
-
-    async fn replace_user(
-        &self,
-        tenant: &TenantId,
-        id: &UserId,
-        mut attrs: UserAttributes,
-        expected_version: Option<i64>,
-    ) -> Result<User> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            "users",
-            "user",
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
-        let row = sqlx::query("SELECT phone, phone_type FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let stored = row
-            .try_get::<Option<String>, _>("phone")
-            .map_err(db)?
-            .map(|value| Phone {
-                value,
-                kind: row.try_get("phone_type").ok().flatten(),
-            });
-        attrs.phone =
-            rules::phone_after_change(stored, attrs.phone).map_err(CoreError::Rejected)?;
-        let sets = USER_ATTR_COLUMNS
-            .iter()
-            .enumerate()
-            .map(|(i, col)| format!("{col} = ${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("UPDATE users SET {sets} WHERE id = $1");
-        bind_user_attrs(sqlx::query(AssertSqlSafe(sql)).bind(id.as_str()), &attrs)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| user_name_clash(e, &attrs.user_name))?;
-        record(
-            &mut tx,
-            tenant,
-            "user.updated",
-            id.as_str(),
-            json!({"userName": attrs.user_name}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        self.fetch_user(tenant, id.as_str()).await
-    }
-
-    async fn deprovision_user(
-        &self,
-        tenant: &TenantId,
-        id: &UserId,
-        expected_version: Option<i64>,
-    ) -> Result<()> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            "users",
-            "user",
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
-        let groups: Vec<String> =
-            sqlx::query_scalar("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        let user_name: String =
-            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING user_name")
-                .bind(id.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-        record(
-            &mut tx,
-            tenant,
-            "user.deprovisioned",
-            id.as_str(),
-            json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
     }
 
     async fn groups_of(
@@ -1133,104 +922,6 @@ impl Directory for SqlStore {
             }
         }
         Ok(out)
-    }
-
-    async fn change_group_scim(
-        &self,
-        tenant: &TenantId,
-        id: &GroupId,
-        change: GroupChange,
-        expected_version: Option<i64>,
-    ) -> Result<Group> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            "groups",
-            "group",
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
-        update_group_attrs(
-            &mut tx,
-            id,
-            change.display_name.as_deref(),
-            change.external_id.as_ref(),
-        )
-        .await?;
-        if change.display_name.is_some() || change.external_id.is_some() {
-            record(
-                &mut tx,
-                tenant,
-                "group.updated",
-                id.as_str(),
-                json!({"displayName": change.display_name, "externalId": change.external_id}),
-            )
-            .await?;
-        }
-        let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
-        if !added.is_empty() {
-            record(
-                &mut tx,
-                tenant,
-                "group.members_added",
-                id.as_str(),
-                json!({"members": added}),
-            )
-            .await?;
-        }
-        if !removed.is_empty() {
-            record(
-                &mut tx,
-                tenant,
-                "group.members_removed",
-                id.as_str(),
-                json!({"members": removed}),
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(db)?;
-        self.get_group(tenant, id).await
-    }
-
-    async fn delete_group(
-        &self,
-        tenant: &TenantId,
-        id: &GroupId,
-        expected_version: Option<i64>,
-    ) -> Result<()> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            "groups",
-            "group",
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
-        let members = sqlx::query("DELETE FROM memberships WHERE group_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        sqlx::query("DELETE FROM groups WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        record(
-            &mut tx,
-            tenant,
-            "group.deleted",
-            id.as_str(),
-            json!({"members": members}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
     }
 }
 

@@ -6,8 +6,16 @@
 //! and_expr = unary *("and" unary)
 //! unary    = "not" "(" or_expr ")" / "(" or_expr ")" / attr_expr
 //! attr_expr = attrPath "[" or_expr "]"          ; value path, not nested
+//!             [ "." subAttr ( "pr" / compareOp compValue ) ]
 //!           / attrPath "pr" / attrPath compareOp compValue
 //! ```
+//!
+//! The optional tail after a value path is not in RFC 7644's filter ABNF,
+//! which has it only in PATCH paths. Entra sends it when emails is a
+//! matching attribute (`emails[type eq "work"].value eq "a@b.c"`), and
+//! Microsoft's SCIM guide asks service providers to accept it. It means the
+//! same as the RFC's `emails[type eq "work" and value eq "a@b.c"]`, and
+//! that is the AST it becomes.
 //!
 //! Recursion only happens through `(`, `not (` and `[`, each of which counts
 //! against [`MAX_DEPTH`] before descending.
@@ -164,8 +172,25 @@ impl<'i> Parser<'i> {
         self.cur.skip_ws();
         if self.cur.peek() == Some(b'[') {
             let inner = self.value_filter(scope, attr, offset)?;
+            // No space may separate `]` and `.`, as in a PATCH path.
+            if self.cur.eat(b'.') {
+                let Some((sub_offset, sub_word)) = self.cur.word() else {
+                    return Err(self.cur.unexpected("a sub-attribute name after '.'"));
+                };
+                let sub = self.resolve(Scope::Element(attr), sub_offset, sub_word)?;
+                let condition = self.condition(sub, sub_offset)?;
+                let both = Filter::And(Box::new(inner), Box::new(condition));
+                return Ok(Filter::ValuePath(attr, Box::new(both)));
+            }
             return Ok(Filter::ValuePath(attr, Box::new(inner)));
         }
+        self.condition(attr, offset)
+    }
+
+    /// `"pr"` or `compareOp compValue` after the path of `attr`, written
+    /// at `offset`.
+    fn condition(&mut self, attr: ResolvedAttr, offset: usize) -> Result<Filter, FilterError> {
+        self.cur.skip_ws();
         let Some((op_offset, op_word)) = self.cur.word() else {
             return Err(self
                 .cur

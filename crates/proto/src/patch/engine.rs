@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{PatchOpKind, Target};
+use super::{MAX_VALUES, PatchOpKind, Target};
 use crate::ScimError;
 use crate::datetime;
 use crate::dialect::{self, quote, type_name};
@@ -241,6 +241,10 @@ impl Write<'_> {
                         }
                     }
                 }
+                // Checked once, after the loop: the list held at most
+                // MAX_VALUES and coerce_list admitted at most MAX_VALUES
+                // more, so each lookup above was bounded.
+                check_len(list, attr.name)?;
                 drop_if_empty(self.doc, attr.name);
             }
             (None, Some(sub), false) => {
@@ -322,6 +326,7 @@ impl Write<'_> {
                 clear_primary_except(list, None);
             }
             list.push(element);
+            check_len(list, attr.name)?;
         } else {
             for &i in &matching {
                 let Value::Object(object) = &mut list[i] else {
@@ -371,6 +376,7 @@ impl Write<'_> {
             Value::Array(items) => items.iter().collect(),
             one => vec![one],
         };
+        check_len(&items, attr.name)?;
         items
             .into_iter()
             .filter(|v| !v.is_null())
@@ -382,6 +388,17 @@ impl Write<'_> {
             .filter(|e| !matches!(e, Ok(Value::Object(o)) if o.is_empty()))
             .collect()
     }
+}
+
+/// Refuses a list of more than [`MAX_VALUES`] elements for `name`.
+fn check_len<T>(list: &[T], name: &str) -> Result<(), ScimError> {
+    if list.len() > MAX_VALUES {
+        return Err(ScimError::invalid_value(format!(
+            "{name} would have {} values; at most {MAX_VALUES} are accepted",
+            list.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The array of a multi-valued attribute, created empty if absent.

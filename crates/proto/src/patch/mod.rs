@@ -26,7 +26,8 @@
 //!   and nothing else could be in a PATCH body. `Operations` is required.
 //! - At most [`MAX_OPERATIONS`] operations per request (400 `invalidValue`
 //!   beyond): Entra sends a handful, Okta one; the cap bounds the work of a
-//!   request that cannot be paged.
+//!   request that cannot be paged. Likewise at most [`MAX_VALUES`] elements
+//!   in a multi-valued attribute of the view.
 //! - `value: null` on `add`/`replace` means "unassign" (RFC 7643 §2.5 makes
 //!   null and unassigned the same state), so it behaves like `remove`.
 //! - Removing (or nulling) a required attribute (`userName`,
@@ -76,6 +77,14 @@ use crate::schema::{Attribute, Origin, ResourceType};
 
 /// Most operations accepted in one PATCH request.
 pub const MAX_OPERATIONS: usize = 1000;
+
+/// Most elements a multi-valued attribute may hold in a patched view, and
+/// most values one operation may add to it. scimitar stores at most one
+/// phone number and the other multi-valued attributes of the view are
+/// read-only or (`members`) never reach it, so real requests stay far below;
+/// without a cap, adding N values costs N² comparisons (each new value is
+/// looked up among the existing ones), and an 800 kB body ran for minutes.
+pub const MAX_VALUES: usize = 100;
 
 /// The PATCH message URN (RFC 7644 §3.5.2).
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";

@@ -11,11 +11,12 @@ use scimitar_proto::patch::{MemberOp, apply, parse_patch};
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::{MemberRef, parse_group, render_group};
 use scimitar_proto::schema::GROUP;
-use scimitar_proto::wire::{ListParams, list_response};
+use scimitar_proto::wire::list_response;
 use serde_json::Value;
 
 use super::{
-    RETRIES, base_url, check_if_match, if_match, meta, not_modified, projection, resource_response,
+    RETRIES, base_url, check_if_match, if_match, list_params, meta, not_modified, projection,
+    resource_id, resource_response, search_query,
 };
 use crate::AppState;
 use crate::auth::Tenant;
@@ -74,13 +75,7 @@ pub async fn list(
     headers: HeaderMap,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let config = state.config();
-    let params = ListParams::parse(
-        &GROUP,
-        &query,
-        config.default_page_size,
-        config.max_page_size,
-    )?;
+    let params = list_params(&state, &GROUP, &query)?;
     let page = state
         .store()
         .list_groups(
@@ -109,6 +104,17 @@ pub async fn list(
     ))
 }
 
+/// `POST /.search`: the same query as a `GET`, with its parameters in the body.
+pub async fn search(
+    state: State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let query = search_query(&body)?;
+    list(state, tenant, headers, QueryPairs(query)).await
+}
+
 pub async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -117,7 +123,10 @@ pub async fn get(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let projection = projection(&GROUP, &query)?;
-    let group = state.store().get_group(&tenant, &GroupId(id)).await?;
+    let group = state
+        .store()
+        .get_group(&tenant, &GroupId(resource_id(&GROUP, id)?))
+        .await?;
     if let Some(response) = not_modified(&headers, &group.stamp) {
         return Ok(response);
     }
@@ -158,7 +167,7 @@ pub async fn replace(
 ) -> ApiResult<Response> {
     let parsed = parse_group(&body)?;
     let input = parsed.value;
-    let id = GroupId(id);
+    let id = GroupId(resource_id(&GROUP, id)?);
     let pre = if_match(&headers);
     let current = state.store().get_group(&tenant, &id).await?;
     check_if_match(pre.as_ref(), current.stamp.version)?;
@@ -194,7 +203,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let request = parse_patch(&body)?;
-    let id = GroupId(id);
+    let id = GroupId(resource_id(&GROUP, id)?);
     let pre = if_match(&headers);
     let base = base_url(&state, &headers);
     let store = state.store();
@@ -256,7 +265,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let pre = if_match(&headers);
-    let id = GroupId(id);
+    let id = GroupId(resource_id(&GROUP, id)?);
     let expected = match &pre {
         Some(p) => {
             let current = state.store().get_group(&tenant, &id).await?;

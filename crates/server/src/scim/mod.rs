@@ -8,12 +8,13 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use scimitar_core::model::Stamp;
 use scimitar_proto::ScimError;
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::Meta;
 use scimitar_proto::schema::ResourceType;
+use scimitar_proto::wire::ListParams;
 use serde_json::Value;
 
 use crate::AppState;
@@ -24,6 +25,9 @@ use crate::extract::{Precondition, precondition};
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(users::search))
+        .route("/Groups/.search", post(groups::search))
+        .route("/.search", post(search_all_types))
         .route(
             "/Users/{id}",
             get(users::get)
@@ -41,11 +45,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route_layer(middleware::from_fn_with_state(state, require_tenant))
         .merge(discovery::router())
-        .method_not_allowed_fallback(method_not_allowed)
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(405, None, "this method is not supported on this endpoint")
 }
 
 /// The absolute SCIM base URL, for `meta.location` and `$ref`.
@@ -133,6 +132,88 @@ pub fn projection(
             .map(|(_, v)| v.as_str())
     };
     scimitar_proto::projection::parse(rt, find("attributes"), find("excludedAttributes"))
+}
+
+/// The query of a list request, with the deployment's page sizes.
+pub fn list_params(
+    state: &AppState,
+    rt: &'static ResourceType,
+    query: &[(String, String)],
+) -> Result<ListParams, ScimError> {
+    // PostgreSQL cannot hold U+0000 in text, not even as a query parameter,
+    // and no stored value contains one (control characters are refused on
+    // input), so a filter with one is refused here rather than failing in
+    // the database.
+    for (name, value) in query {
+        if name.trim().eq_ignore_ascii_case("filter")
+            && let Some(offset) = value.find('\0')
+        {
+            return Err(ScimError::invalid_filter(format!(
+                "the filter contains a NUL character at position {offset}; no attribute \
+                 value can contain one"
+            )));
+        }
+    }
+    let config = state.config();
+    ListParams::parse(rt, query, config.default_page_size, config.max_page_size)
+}
+
+/// The parameters of a `POST …/.search` body (RFC 7644 §3.4.3) as the
+/// query pairs of the equivalent `GET`.
+pub fn search_query(body: &Value) -> Result<Vec<(String, String)>, ScimError> {
+    let Some(fields) = body.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "a search body must be a SearchRequest JSON object",
+        ));
+    };
+    let mut pairs = Vec::new();
+    for (name, value) in fields {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) if name.ends_with("ttributes") => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!("'{name}' must be a list of attribute names"))
+                })?
+                .join(","),
+            _ if name == "schemas" => continue,
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "'{name}' has a value of the wrong type"
+                )));
+            }
+        };
+        pairs.push((name.clone(), text));
+    }
+    Ok(pairs)
+}
+
+/// A search across every resource type is not offered (RFC 7644 §3.12).
+async fn search_all_types() -> ApiError {
+    ApiError::new(
+        501,
+        None,
+        "searching across resource types is not supported: POST /Users/.search or \
+         /Groups/.search, or GET with a filter",
+    )
+}
+
+/// A resource id from a URL. Ids are UUIDs the server assigned, so anything
+/// else names no resource: it is answered 404 without asking the database
+/// (which may not even accept it, e.g. a NUL byte on PostgreSQL).
+pub fn resource_id(rt: &ResourceType, raw: String) -> Result<String, ApiError> {
+    if uuid::Uuid::try_parse(&raw).is_ok() {
+        Ok(raw)
+    } else {
+        Err(ApiError::not_found(format!(
+            "no such {} in this tenant",
+            rt.name.to_ascii_lowercase()
+        )))
+    }
 }
 
 /// How often a read-modify-write is retried when another writer got there

@@ -4,18 +4,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scimitar_core::CoreError;
-use scimitar_core::ids::UserId;
+use scimitar_core::ids::{TenantId, UserId};
 use scimitar_core::model::{ListQuery, User};
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{apply, parse_patch};
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::{GroupRef, parse_user, render_user};
 use scimitar_proto::schema::USER;
-use scimitar_proto::wire::{ListParams, list_response};
+use scimitar_proto::wire::list_response;
 use serde_json::Value;
 
 use super::{
-    RETRIES, base_url, check_if_match, if_match, meta, not_modified, projection, resource_response,
+    RETRIES, base_url, check_if_match, if_match, list_params, meta, not_modified, projection,
+    resource_id, resource_response, search_query,
 };
 use crate::AppState;
 use crate::auth::Tenant;
@@ -25,7 +26,7 @@ use crate::extract::{QueryPairs, ScimJson};
 /// Renders users, loading their groups only when they are to be returned.
 async fn render(
     state: &AppState,
-    tenant: &scimitar_core::ids::TenantId,
+    tenant: &TenantId,
     base: &str,
     users: &[User],
     projection: Option<&Projection>,
@@ -72,13 +73,7 @@ pub async fn list(
     headers: HeaderMap,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let config = state.config();
-    let params = ListParams::parse(
-        &USER,
-        &query,
-        config.default_page_size,
-        config.max_page_size,
-    )?;
+    let params = list_params(&state, &USER, &query)?;
     let page = state
         .store()
         .list_users(
@@ -107,6 +102,17 @@ pub async fn list(
     ))
 }
 
+/// `POST /.search`: the same query as a `GET`, with its parameters in the body.
+pub async fn search(
+    state: State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let query = search_query(&body)?;
+    list(state, tenant, headers, QueryPairs(query)).await
+}
+
 pub async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -115,7 +121,10 @@ pub async fn get(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let projection = projection(&USER, &query)?;
-    let user = state.store().get_user(&tenant, &UserId(id)).await?;
+    let user = state
+        .store()
+        .get_user(&tenant, &UserId(resource_id(&USER, id)?))
+        .await?;
     if let Some(response) = not_modified(&headers, &user.stamp) {
         return Ok(response);
     }
@@ -193,9 +202,8 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let parsed = parse_user(&body)?;
-    let id = UserId(id);
+    let id = UserId(resource_id(&USER, id)?);
     let pre = if_match(&headers);
-    let base = base_url(&state, &headers);
     let store = state.store();
     for _ in 0..RETRIES {
         let current = store.get_user(&tenant, &id).await?;
@@ -205,31 +213,53 @@ pub async fn replace(
             store
                 .replace_user(&tenant, &id, parsed.value.attrs.clone(), version)
                 .await
-                .map(|user| {
-                    let body =
-                        render_user(&base, id.as_str(), &user.attrs, &meta(&user.stamp), None);
-                    (body, user.stamp)
-                })
+                .map(Outcome::Kept)
         } else {
             store
                 .deprovision_user(&tenant, &id, version)
                 .await
-                .map(|()| (deprovisioned(&base, &current), current.stamp))
+                .map(|()| Outcome::Deprovisioned(current))
         };
         match result {
-            Ok((body, stamp)) => {
-                return Ok(resource_response(
-                    StatusCode::OK,
-                    &body,
-                    &stamp,
-                    parsed.ignored,
-                ));
+            Ok(outcome) => {
+                return respond(&state, &tenant, &headers, outcome, parsed.ignored).await;
             }
             Err(CoreError::VersionMismatch) if pre.is_none() => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(busy())
+}
+
+/// What a PUT or PATCH left behind.
+enum Outcome {
+    /// The user as stored now.
+    Kept(User),
+    /// The user's last state before it was deprovisioned.
+    Deprovisioned(User),
+}
+
+/// The 200 of a PUT or PATCH: the user as a GET would show it now (groups
+/// included, which clients such as Okta read back), or its last state,
+/// inactive, when it was deprovisioned.
+async fn respond(
+    state: &AppState,
+    tenant: &TenantId,
+    headers: &HeaderMap,
+    outcome: Outcome,
+    ignored: Vec<String>,
+) -> ApiResult<Response> {
+    let base = base_url(state, headers);
+    let (body, stamp) = match outcome {
+        Outcome::Kept(user) => {
+            let body = render(state, tenant, &base, std::slice::from_ref(&user), None)
+                .await?
+                .remove(0);
+            (body, user.stamp)
+        }
+        Outcome::Deprovisioned(user) => (deprovisioned(&base, &user), user.stamp),
+    };
+    Ok(resource_response(StatusCode::OK, &body, &stamp, ignored))
 }
 
 fn busy() -> ApiError {
@@ -248,13 +278,15 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let request = parse_patch(&body)?;
-    let id = UserId(id);
+    let id = UserId(resource_id(&USER, id)?);
     let pre = if_match(&headers);
     let base = base_url(&state, &headers);
     let store = state.store();
     for _ in 0..RETRIES {
         let current = store.get_user(&tenant, &id).await?;
         check_if_match(pre.as_ref(), current.stamp.version)?;
+        // The engine works on the client view; groups are read-only and
+        // not loaded, so a PATCH cannot touch them.
         let mut resource = render_user(
             &base,
             id.as_str(),
@@ -269,27 +301,19 @@ pub async fn patch(
             store
                 .deprovision_user(&tenant, &id, version)
                 .await
-                .map(|()| (deprovisioned(&base, &current), current.stamp))
+                .map(|()| Outcome::Deprovisioned(current))
         } else if input.attrs == current.attrs {
-            Ok((resource, current.stamp))
+            // Nothing changed: no write, no new version.
+            Ok(Outcome::Kept(current))
         } else {
             store
                 .replace_user(&tenant, &id, input.attrs, version)
                 .await
-                .map(|user| {
-                    let body =
-                        render_user(&base, id.as_str(), &user.attrs, &meta(&user.stamp), None);
-                    (body, user.stamp)
-                })
+                .map(Outcome::Kept)
         };
         match result {
-            Ok((body, stamp)) => {
-                return Ok(resource_response(
-                    StatusCode::OK,
-                    &body,
-                    &stamp,
-                    outcome.ignored,
-                ));
+            Ok(result) => {
+                return respond(&state, &tenant, &headers, result, outcome.ignored).await;
             }
             Err(CoreError::VersionMismatch) if pre.is_none() => continue,
             Err(e) => return Err(e.into()),
@@ -305,7 +329,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let pre = if_match(&headers);
-    let id = UserId(id);
+    let id = UserId(resource_id(&USER, id)?);
     let expected = match &pre {
         Some(p) => {
             let current = state.store().get_user(&tenant, &id).await?;

@@ -1,0 +1,449 @@
+//! The write transactions of users and groups, and the membership set
+//! operations they apply. Each `*_once` method runs its transaction once;
+//! the storage traits in `common.rs` retry it when the database reports a
+//! transient conflict between concurrent transactions.
+
+use std::collections::HashSet;
+
+use scimitar_proto::ScimError;
+use scimitar_proto::patch::MemberOp;
+use scimitar_proto::resource::{Phone, UserAttributes};
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{
+    CHUNK, SqlStore, Tx, USER_ATTR_COLUMNS, begin_write, bind_user_attrs, bump, check_subaccount,
+    db, is_foreign_key_violation, placeholders, record, update_group_attrs, user_name_clash,
+};
+use crate::error::{CoreError, Result};
+use crate::ids::{GroupId, SubaccountId, TenantId, UserId};
+use crate::model::{Group, GroupAdminChange, GroupChange, Stamp, User, now};
+use crate::rules;
+
+impl SqlStore {
+    /// Fails unless every id names a user of `tenant`.
+    async fn check_users_exist(tx: &mut Tx, tenant: &TenantId, ids: &[String]) -> Result<()> {
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(tenant.as_str());
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            let found: HashSet<String> = q
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?
+                .into_iter()
+                .collect();
+            if let Some(missing) = chunk.iter().find(|id| !found.contains(*id)) {
+                return Err(CoreError::Rejected(ScimError::invalid_value(format!(
+                    "members: '{missing}' is not the id of a user of this tenant; no change \
+                     was applied"
+                ))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds memberships; returns the user ids that were not members before.
+    async fn add_members(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        group: &GroupId,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        Self::check_users_exist(tx, tenant, ids).await?;
+        let mut added = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let values = (0..chunk.len())
+                .map(|i| format!("($1, $2, ${})", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO memberships (group_id, tenant_id, user_id) VALUES {values} \
+                 ON CONFLICT DO NOTHING RETURNING user_id"
+            );
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+                .bind(group.as_str())
+                .bind(tenant.as_str());
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            let inserted = q.fetch_all(&mut **tx).await.map_err(|e| {
+                // The users were there a moment ago: one was deprovisioned
+                // by a concurrent transaction (PostgreSQL; SQLite has one
+                // writer). It is no user of the tenant any more.
+                if is_foreign_key_violation(&e) {
+                    CoreError::Rejected(ScimError::invalid_value(
+                        "members: a user named in this change was deprovisioned while it was \
+                         applied; no change was applied",
+                    ))
+                } else {
+                    db(e)
+                }
+            })?;
+            added.extend(inserted);
+        }
+        Ok(added)
+    }
+
+    /// Removes memberships; returns the user ids that were members.
+    async fn remove_members(tx: &mut Tx, group: &GroupId, ids: &[String]) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "DELETE FROM memberships WHERE group_id = $1 AND user_id IN ({}) RETURNING user_id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(group.as_str());
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            removed.extend(q.fetch_all(&mut **tx).await.map_err(db)?);
+        }
+        Ok(removed)
+    }
+
+    /// Applies member set operations in order; returns (added, removed) net
+    /// of each other, for the events.
+    async fn apply_member_ops(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        group: &GroupId,
+        ops: &[MemberOp],
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let mut added: Vec<String> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        for op in ops {
+            let (plus, minus) = match op {
+                MemberOp::Add(ids) => (
+                    Self::add_members(tx, tenant, group, &dedup(ids)).await?,
+                    vec![],
+                ),
+                MemberOp::Remove(ids) => {
+                    (vec![], Self::remove_members(tx, group, &dedup(ids)).await?)
+                }
+                MemberOp::Replace(ids) => {
+                    let ids = dedup(ids);
+                    Self::check_users_exist(tx, tenant, &ids).await?;
+                    let gone: Vec<String> = sqlx::query_scalar(
+                        "DELETE FROM memberships WHERE group_id = $1 RETURNING user_id",
+                    )
+                    .bind(group.as_str())
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                    let back = Self::add_members(tx, tenant, group, &ids).await?;
+                    let kept: HashSet<&String> = gone.iter().collect();
+                    let fresh: HashSet<&String> = ids.iter().collect();
+                    (
+                        back.iter()
+                            .filter(|id| !kept.contains(id))
+                            .cloned()
+                            .collect(),
+                        gone.iter()
+                            .filter(|id| !fresh.contains(id))
+                            .cloned()
+                            .collect(),
+                    )
+                }
+            };
+            removed.retain(|id| !plus.contains(id));
+            added.retain(|id| !minus.contains(id));
+            added.extend(plus);
+            removed.extend(minus);
+        }
+        Ok((added, removed))
+    }
+
+    pub(super) async fn create_user_once(
+        &self,
+        tenant: &TenantId,
+        attrs: UserAttributes,
+    ) -> Result<User> {
+        let at = now();
+        let user = User {
+            id: UserId::generate(),
+            tenant_id: tenant.clone(),
+            attrs,
+            stamp: Stamp {
+                created: at,
+                last_modified: at,
+                version: 1,
+            },
+        };
+        let sql = format!(
+            "INSERT INTO users (id, tenant_id, created, last_modified, version, {}) \
+             VALUES ($1, $2, $3, $3, 1, {})",
+            USER_ATTR_COLUMNS.join(", "),
+            placeholders(4, USER_ATTR_COLUMNS.len())
+        );
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(user.id.as_str())
+            .bind(tenant.as_str())
+            .bind(at);
+        bind_user_attrs(q, &user.attrs)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| user_name_clash(e, &user.attrs.user_name))?;
+        record(
+            &mut tx,
+            tenant,
+            "user.created",
+            user.id.as_str(),
+            json!({"userName": user.attrs.user_name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(user)
+    }
+
+    pub(super) async fn replace_user_once(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        mut attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<User> {
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        bump(
+            &mut tx,
+            "users",
+            "user",
+            tenant,
+            id.as_str(),
+            expected_version,
+        )
+        .await?;
+        let row = sqlx::query("SELECT phone, phone_type FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let stored = row
+            .try_get::<Option<String>, _>("phone")
+            .map_err(db)?
+            .map(|value| Phone {
+                value,
+                kind: row.try_get("phone_type").ok().flatten(),
+            });
+        attrs.phone =
+            rules::phone_after_change(stored, attrs.phone).map_err(CoreError::Rejected)?;
+        let sets = USER_ATTR_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, col)| format!("{col} = ${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("UPDATE users SET {sets} WHERE id = $1");
+        bind_user_attrs(sqlx::query(AssertSqlSafe(sql)).bind(id.as_str()), &attrs)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| user_name_clash(e, &attrs.user_name))?;
+        record(
+            &mut tx,
+            tenant,
+            "user.updated",
+            id.as_str(),
+            json!({"userName": attrs.user_name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.fetch_user(tenant, id.as_str()).await
+    }
+
+    pub(super) async fn deprovision_user_once(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        bump(
+            &mut tx,
+            "users",
+            "user",
+            tenant,
+            id.as_str(),
+            expected_version,
+        )
+        .await?;
+        let groups: Vec<String> =
+            sqlx::query_scalar("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        let user_name: String =
+            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING user_name")
+                .bind(id.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        record(
+            &mut tx,
+            tenant,
+            "user.deprovisioned",
+            id.as_str(),
+            json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    pub(super) async fn change_group_scim_once(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: &GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Group> {
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        bump(
+            &mut tx,
+            "groups",
+            "group",
+            tenant,
+            id.as_str(),
+            expected_version,
+        )
+        .await?;
+        update_group_attrs(
+            &mut tx,
+            id,
+            change.display_name.as_deref(),
+            change.external_id.as_ref(),
+        )
+        .await?;
+        let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
+        // Events last: appending one serialises the rest of the transaction
+        // with every other writer's (see `record`).
+        if change.display_name.is_some() || change.external_id.is_some() {
+            record(
+                &mut tx,
+                tenant,
+                "group.updated",
+                id.as_str(),
+                json!({"displayName": change.display_name, "externalId": change.external_id}),
+            )
+            .await?;
+        }
+        if !added.is_empty() {
+            record(
+                &mut tx,
+                tenant,
+                "group.members_added",
+                id.as_str(),
+                json!({"members": added}),
+            )
+            .await?;
+        }
+        if !removed.is_empty() {
+            record(
+                &mut tx,
+                tenant,
+                "group.members_removed",
+                id.as_str(),
+                json!({"members": removed}),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db)?;
+        self.fetch_group_by_id(id.as_str(), Some(tenant)).await
+    }
+
+    pub(super) async fn delete_group_once(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        bump(
+            &mut tx,
+            "groups",
+            "group",
+            tenant,
+            id.as_str(),
+            expected_version,
+        )
+        .await?;
+        let members = sqlx::query("DELETE FROM memberships WHERE group_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        record(
+            &mut tx,
+            tenant,
+            "group.deleted",
+            id.as_str(),
+            json!({"members": members}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    pub(super) async fn change_group_once(
+        &self,
+        id: &GroupId,
+        change: &GroupAdminChange,
+    ) -> Result<Group> {
+        let tenant = self.fetch_group_by_id(id.as_str(), None).await?.tenant_id;
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        bump(&mut tx, "groups", "group", &tenant, id.as_str(), None).await?;
+        if let Some(sub) = &change.subaccount_id {
+            check_subaccount(&mut tx, &tenant, sub.as_ref()).await?;
+            sqlx::query("UPDATE groups SET subaccount_id = $1 WHERE id = $2")
+                .bind(sub.as_ref().map(SubaccountId::as_str))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        update_group_attrs(
+            &mut tx,
+            id,
+            change.display_name.as_deref(),
+            change.external_id.as_ref(),
+        )
+        .await?;
+        record(
+            &mut tx,
+            &tenant,
+            "group.updated",
+            id.as_str(),
+            json!({"displayName": change.display_name, "externalId": change.external_id,
+                   "subaccountId": change.subaccount_id}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.fetch_group_by_id(id.as_str(), None).await
+    }
+}
+
+fn dedup(ids: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,347 @@
+//! The admin REST API: what the CLI does, over HTTP, behind the operator
+//! token. Tenants, subaccounts, groups, API keys; users, the provisioning
+//! log and events to read.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
+use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
+use scimitar_proto::ScimError;
+use scimitar_proto::schema::USER;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::app::require_operator;
+use crate::error::{ApiError, ApiResult, scim_json};
+use crate::extract::{QueryPairs, ScimJson};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/tenants", get(list_tenants).post(create_tenant))
+        .route("/admin/v1/tenants/{tenant}", get(get_tenant))
+        .route(
+            "/admin/v1/tenants/{tenant}/subaccounts",
+            get(list_subaccounts).post(create_subaccount),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/groups",
+            get(list_groups).post(create_group),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/groups/{group}",
+            get(get_group).patch(change_group).delete(delete_group),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/apikeys",
+            get(list_api_keys).post(create_api_key),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/apikeys/{key}/revoke",
+            post(revoke_api_key),
+        )
+        .route("/admin/v1/tenants/{tenant}/users", get(list_users))
+        .route("/admin/v1/tenants/{tenant}/log", get(provisioning_log))
+        .route("/admin/v1/events", get(events))
+        .route_layer(middleware::from_fn_with_state(state, require_operator))
+}
+
+fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    scim_json(status, &serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+/// An optional string field; `null` and absent both give `None`.
+fn optional_string(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ScimError::invalid_value(format!(
+            "'{name}' must be a string"
+        ))),
+    }
+}
+
+fn required_string(body: &Value, name: &str) -> Result<String, ScimError> {
+    optional_string(body, name)?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ScimError::invalid_value(format!("'{name}' is required")))
+}
+
+/// For a PATCH field: absent → no change; `null` → clear; a string → set.
+fn change_of(body: &Value, name: &str) -> Result<Option<Option<String>>, ScimError> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(ScimError::invalid_value(format!(
+            "'{name}' must be a string or null"
+        ))),
+    }
+}
+
+fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn query_number<T: std::str::FromStr>(
+    query: &[(String, String)],
+    name: &str,
+    default: T,
+) -> Result<T, ScimError> {
+    match query_value(query, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ScimError::invalid_value(format!("'{name}' must be a number"))),
+    }
+}
+
+async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(StatusCode::OK, &state.store().list_tenants().await?))
+}
+
+async fn create_tenant(
+    State(state): State<AppState>,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let name = required_string(&body, "name")?;
+    let region = optional_string(&body, "region")?;
+    let tenant = state
+        .store()
+        .create_tenant(&name, region.as_deref())
+        .await?;
+    Ok(ok(StatusCode::CREATED, &tenant))
+}
+
+async fn get_tenant(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().get_tenant(&TenantId(tenant)).await?,
+    ))
+}
+
+async fn list_subaccounts(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    state.store().get_tenant(&tenant).await?;
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().list_subaccounts(&tenant).await?,
+    ))
+}
+
+async fn create_subaccount(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let name = required_string(&body, "name")?;
+    let parent = optional_string(&body, "parentId")?.map(SubaccountId);
+    let sub = state
+        .store()
+        .create_subaccount(&TenantId(tenant), &name, parent.as_ref())
+        .await?;
+    Ok(ok(StatusCode::CREATED, &sub))
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    state.store().get_tenant(&tenant).await?;
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().list_all_groups(&tenant).await?,
+    ))
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let group = NewGroup {
+        display_name: required_string(&body, "displayName")?,
+        subaccount_id: optional_string(&body, "subaccountId")?.map(SubaccountId),
+        external_id: optional_string(&body, "externalId")?,
+    };
+    let group = state.store().create_group(&TenantId(tenant), group).await?;
+    Ok(ok(StatusCode::CREATED, &group))
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    Path((tenant, group)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let group = state
+        .store()
+        .get_group(&TenantId(tenant), &GroupId(group))
+        .await?;
+    Ok(ok(StatusCode::OK, &group))
+}
+
+/// Rename, move (`subaccountId`, `null` for the tenant root) or set the
+/// externalId (`null` clears it).
+async fn change_group(
+    State(state): State<AppState>,
+    Path((tenant, group)): Path<(String, String)>,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    let group = GroupId(group);
+    let display_name = match body.get("displayName") {
+        None => None,
+        Some(_) => Some(required_string(&body, "displayName")?),
+    };
+    let change = GroupAdminChange {
+        display_name,
+        external_id: change_of(&body, "externalId")?,
+        subaccount_id: change_of(&body, "subaccountId")?.map(|s| s.map(SubaccountId)),
+    };
+    // The group must be this tenant's before anything changes.
+    state.store().get_group(&tenant, &group).await?;
+    let changed = state.store().change_group(&group, change).await?;
+    Ok(ok(StatusCode::OK, &changed))
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    Path((tenant, group)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .store()
+        .delete_group(&TenantId(tenant), &GroupId(group), None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_api_keys(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    state.store().get_tenant(&tenant).await?;
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().list_api_keys(Some(&tenant)).await?,
+    ))
+}
+
+/// Issues a key; its secret is in the answer under `key`, this once.
+async fn create_api_key(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let label = optional_string(&body, "label")?;
+    let (key, secret) = state
+        .store()
+        .create_api_key(&TenantId(tenant), label.as_deref())
+        .await?;
+    let mut out = serde_json::to_value(&key).unwrap_or(Value::Null);
+    out["key"] = json!(secret);
+    Ok(scim_json(StatusCode::CREATED, &out))
+}
+
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    Path((tenant, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    let key = ApiKeyId(key);
+    let keys = state.store().list_api_keys(Some(&tenant)).await?;
+    if !keys.iter().any(|k| k.id == key) {
+        return Err(ApiError::not_found("no such API key in this tenant"));
+    }
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().revoke_api_key(&key).await?,
+    ))
+}
+
+/// Users of a tenant, optionally filtered with a SCIM filter.
+async fn list_users(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    state.store().get_tenant(&tenant).await?;
+    let filter = query_value(&query, "filter")
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| scimitar_proto::filter::parse(&USER, f))
+        .transpose()
+        .map_err(ScimError::from)?;
+    let max = state.config().max_page_size;
+    let limit = query_number(&query, "count", state.config().default_page_size)?.min(max);
+    let offset = query_number(&query, "startIndex", 1u64)?.max(1) - 1;
+    let page = state
+        .store()
+        .list_users(
+            &tenant,
+            &ListQuery {
+                filter,
+                offset,
+                limit,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let users: Vec<Value> = page
+        .items
+        .iter()
+        .map(|u| {
+            json!({
+                "id": u.id,
+                "userName": u.attrs.user_name,
+                "displayName": u.attrs.display_name,
+                "externalId": u.attrs.external_id,
+                "created": scimitar_proto::datetime::format(u.stamp.created),
+            })
+        })
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({"total": page.total, "users": users}),
+    ))
+}
+
+async fn provisioning_log(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let tenant = TenantId(tenant);
+    state.store().get_tenant(&tenant).await?;
+    let limit = query_number(&query, "limit", 100u32)?.min(1000);
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().provisioning_log(&tenant, limit).await?,
+    ))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let tenant = query_value(&query, "tenant").map(|t| TenantId(t.to_owned()));
+    let after = query_number(&query, "after", 0i64)?;
+    let limit = query_number(&query, "limit", 100u32)?.min(1000);
+    Ok(ok(
+        StatusCode::OK,
+        &state.store().events(tenant.as_ref(), after, limit).await?,
+    ))
+}

@@ -1,0 +1,396 @@
+//! The in-process harness of the HTTP suites: a real router on a real
+//! throw-away database (SQLite file or PostgreSQL), driven with
+//! `tower::ServiceExt::oneshot`, no sockets.
+//!
+//! Every test body is an `async fn name(app: &TestApp)`; [`backends!`] runs
+//! it once per backend, so a behaviour that differs between SQLite and
+//! PostgreSQL fails here.
+#![allow(dead_code, unused_macros, unused_imports)] // each test binary uses a different part
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{self, HeaderMap, HeaderValue, Request, header};
+use http_body_util::BodyExt;
+use scimitar_core::Store;
+use scimitar_core::ids::TenantId;
+use scimitar_core::model::{LogEntry, NewGroup};
+use scimitar_core::testing::Backend;
+use scimitar_server::journal::{LogTask, LogWriter};
+use scimitar_server::{AppState, Config, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub use scimitar_server::Config as ServerConfig;
+
+/// The SCIM base path of the default configuration.
+pub const BASE: &str = "/scim/v2";
+/// The operator token of the default test configuration.
+pub const OPERATOR_TOKEN: &str = "operator-secret-for-tests";
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// A JSON fixture from `crates/server/tests/data/`, e.g.
+/// `fixture("users/entra_create_user.json")`.
+pub fn fixture(path: &str) -> Value {
+    let full = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// A PatchOp body of these operations.
+pub fn patch_op(operations: Value) -> Value {
+    json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
+}
+
+/// A running application on its own database, with one tenant and its key.
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    pub tenant: TenantId,
+    /// The tenant's API key (the bearer secret).
+    pub key: String,
+    pub config: Config,
+    backend: Backend,
+    log_task: LogTask,
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body as JSON; `Null` when empty or not JSON (see `text`).
+    pub body: Value,
+    pub text: String,
+}
+
+/// The configuration tests run with unless they say otherwise: defaults,
+/// plus an operator token so the application API is on.
+pub fn test_config() -> Config {
+    Config {
+        operator_token: Some(OPERATOR_TOKEN.to_owned()),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    /// On a real SQLite file in a temporary folder.
+    pub async fn sqlite() -> TestApp {
+        Self::with_config(Backend::sqlite().await, test_config()).await
+    }
+
+    /// On a fresh PostgreSQL database; `None` when no server answers (the
+    /// backend has already said `SKIPPED` loudly; in CI it panics instead).
+    pub async fn postgres() -> Option<TestApp> {
+        Some(Self::with_config(Backend::postgres().await?, test_config()).await)
+    }
+
+    pub async fn with_config(backend: Backend, config: Config) -> TestApp {
+        let store = backend.store.clone();
+        Self::with_store(backend, store, config).await
+    }
+
+    /// On `backend`, through `store` (a wrapper of `backend.store`, e.g. one
+    /// that counts calls).
+    pub async fn with_store(backend: Backend, store: Arc<dyn Store>, config: Config) -> TestApp {
+        let tenant = store
+            .create_tenant("Acme", Some("eu"))
+            .await
+            .expect("create tenant")
+            .id;
+        let (_, key) = store
+            .create_api_key(&tenant, Some("test"))
+            .await
+            .expect("create key");
+        let (log, log_task) = LogWriter::start(store.clone());
+        let router = router(AppState::new(store.clone(), config.clone(), log));
+        TestApp {
+            router,
+            store,
+            tenant,
+            key,
+            config,
+            backend,
+            log_task,
+        }
+    }
+
+    /// The SCIM URL of `rest` (which starts with `/`), under this app's base path.
+    pub fn scim(&self, rest: &str) -> String {
+        let base = self.config.scim_base_path.trim_end_matches('/');
+        format!("{base}{rest}")
+    }
+
+    /// A SCIM request with the tenant's key and `application/scim+json`.
+    /// `path` is relative to the host, e.g. `/scim/v2/Users?filter=…`.
+    pub async fn request(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        self.request_with(method, path, body, &[]).await
+    }
+
+    /// As [`TestApp::request`], with extra headers (which replace the
+    /// defaults of the same name).
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
+        let auth = format!("Bearer {}", self.key);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "scim.test")
+            .header(header::AUTHORIZATION, auth);
+        if body.is_some() {
+            builder = builder.header(header::CONTENT_TYPE, "application/scim+json");
+        }
+        let mut req = builder
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        for (name, value) in extra {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            req.headers_mut()
+                .insert(name, HeaderValue::from_str(value).expect("header value"));
+        }
+        self.send(req).await
+    }
+
+    /// Sends a request exactly as built: nothing is added.
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("read body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request("GET", path, None).await
+    }
+
+    /// Creates a user through SCIM (`POST /Users`) and returns its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        let res = self
+            .request(
+                "POST",
+                &self.scim("/Users"),
+                Some(json!({
+                    "schemas": [USER_SCHEMA],
+                    "userName": user_name,
+                    "displayName": format!("User {user_name}"),
+                    "active": true,
+                })),
+            )
+            .await;
+        assert_eq!(res.status, 201, "creating {user_name}: {}", res.text);
+        res.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a group as an administrator does (through the store: SCIM
+    /// refuses it), and returns its id.
+    pub async fn create_group(&self, name: &str, external_id: Option<&str>) -> String {
+        self.create_group_in(&self.tenant, name, external_id).await
+    }
+
+    pub async fn create_group_in(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        external_id: Option<&str>,
+    ) -> String {
+        let group = self
+            .store
+            .create_group(
+                tenant,
+                NewGroup {
+                    display_name: name.to_owned(),
+                    subaccount_id: None,
+                    external_id: external_id.map(str::to_owned),
+                },
+            )
+            .await
+            .expect("create group");
+        group.id.0
+    }
+
+    /// A second tenant on the same deployment, with its key.
+    pub async fn other_tenant(&self) -> (TenantId, String) {
+        let tenant = self
+            .store
+            .create_tenant("Globex", Some("us"))
+            .await
+            .expect("create tenant")
+            .id;
+        let (_, key) = self
+            .store
+            .create_api_key(&tenant, None)
+            .await
+            .expect("create key");
+        (tenant, key)
+    }
+
+    /// The same request as [`TestApp::request`], with another bearer key.
+    pub async fn request_as(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let auth = format!("Bearer {key}");
+        self.request_with(method, path, body, &[("authorization", &auth)])
+            .await
+    }
+
+    /// The tenant's provisioning log, newest first, once at least `at_least`
+    /// entries have been written (the log is written in batches off the
+    /// request path, so this waits for it, up to ten seconds).
+    pub async fn log_entries(&self, at_least: usize) -> Vec<LogEntry> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let entries = self
+                .store
+                .provisioning_log(&self.tenant, 10_000)
+                .await
+                .expect("read provisioning log");
+            if entries.len() >= at_least || tokio::time::Instant::now() >= deadline {
+                return entries;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Flushes the provisioning log, then drops a PostgreSQL database.
+    pub async fn finish(self) {
+        let TestApp {
+            router,
+            store,
+            log_task,
+            backend,
+            ..
+        } = self;
+        // The router holds the last log sender; the task ends when it goes.
+        drop(router);
+        log_task.finish().await;
+        drop(store);
+        backend.finish().await;
+    }
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `scimType` of a SCIM error body.
+    pub fn scim_type(&self) -> Option<&str> {
+        self.body["scimType"].as_str()
+    }
+
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts a SCIM error object (RFC 7644 §3.12) with this status and
+    /// `scimType`, with a detail and the SCIM media type.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "status; body: {}", self.text);
+        assert_eq!(
+            self.body["schemas"],
+            json!([ERROR_SCHEMA]),
+            "a SCIM error body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.body["status"].as_str(),
+            Some(status.to_string().as_str()),
+            "status in body: {}",
+            self.text
+        );
+        assert_eq!(self.scim_type(), scim_type, "scimType: {}", self.text);
+        assert!(!self.detail().is_empty(), "a detail: {}", self.text);
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/scim+json")),
+            "content type: {:?}",
+            self.header("content-type")
+        );
+    }
+
+    /// The ids of a ListResponse's resources, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.body["Resources"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Runs each `async fn name(app: &TestApp)` once on SQLite and once on
+/// PostgreSQL, as `sqlite::name` and `postgres::name`. With a leading
+/// `config = EXPR;` the apps use that configuration.
+#[macro_export]
+macro_rules! backends {
+    (config = $config:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            // The configuration expression is written in the caller's module.
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let backend = scimitar_core::testing::Backend::sqlite().await;
+                    let app = $crate::common::TestApp::with_config(backend, $config).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(backend) = scimitar_core::testing::Backend::postgres().await else { return };
+                    let app = $crate::common::TestApp::with_config(backend, $config).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::backends!(config = $crate::common::test_config(); $($name),*);
+    };
+}

@@ -1,0 +1,361 @@
+//! The admin REST API (behind the operator token), `/metrics`, and
+//! `POST /.search`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    app.request_with(method, path, body, &[("authorization", &auth)])
+        .await
+}
+
+async fn admin_api_needs_the_operator_token(app: &TestApp) {
+    // A tenant's SCIM key is no operator token.
+    let res = app.request("GET", "/admin/v1/tenants", None).await;
+    res.assert_error(401, None);
+    let res = app
+        .request_with(
+            "GET",
+            "/admin/v1/tenants",
+            None,
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    res.assert_error(401, None);
+}
+
+async fn admin_follows_the_integration_guide(app: &TestApp) {
+    // Step 1: a tenant and an API key.
+    let res = admin(
+        app,
+        "POST",
+        "/admin/v1/tenants",
+        Some(json!({"name": "Acme", "region": "eu"})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let tenant = res.body["id"].as_str().unwrap().to_owned();
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/apikeys"),
+        Some(json!({"label": "Entra"})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let key = res.body["key"].as_str().unwrap().to_owned();
+    let key_id = res.body["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("scim_"));
+
+    // Step 2: a subaccount and a group in it, with Entra's objectId.
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/subaccounts"),
+        Some(json!({"name": "Sweden"})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let sub = res.body["id"].as_str().unwrap().to_owned();
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/groups"),
+        Some(json!({"displayName": "Staff", "subaccountId": sub, "externalId": "obj-1"})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let group = res.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(res.body["subaccount_id"], json!(sub));
+
+    // The key works for SCIM, and the group is found by its externalId.
+    let res = app
+        .request_as(
+            &key,
+            "GET",
+            &app.scim("/Groups?filter=externalId%20eq%20%22obj-1%22"),
+            None,
+        )
+        .await;
+    assert_eq!(res.ids(), vec![group.clone()]);
+    let res = app
+        .request_as(
+            &key,
+            "POST",
+            &app.scim("/Users"),
+            Some(json!({"userName": "ann@example.com", "displayName": "Ann"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+
+    // Rename, clear the externalId, move to the root.
+    let res = admin(
+        app,
+        "PATCH",
+        &format!("/admin/v1/tenants/{tenant}/groups/{group}"),
+        Some(json!({"displayName": "All staff", "externalId": null, "subaccountId": null})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["display_name"], "All staff");
+    assert_eq!(res.body["external_id"], Value::Null);
+    assert_eq!(res.body["subaccount_id"], Value::Null);
+
+    // Users and the provisioning log are readable.
+    let res = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{tenant}/users?filter=userName%20eq%20%22ANN@example.com%22"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["total"], 1);
+    assert_eq!(res.body["users"][0]["userName"], "ann@example.com");
+    let res = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/events?tenant={tenant}"),
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = res
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"group.created") && kinds.contains(&"user.created"),
+        "{kinds:?}"
+    );
+
+    // Revoke the key: SCIM refuses it at once.
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/apikeys/{key_id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res.body["revoked"].is_i64());
+    let res = app.request_as(&key, "GET", &app.scim("/Users"), None).await;
+    res.assert_error(401, None);
+
+    // Delete the group; its user stays.
+    let res = admin(
+        app,
+        "DELETE",
+        &format!("/admin/v1/tenants/{tenant}/groups/{group}"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    let res = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{tenant}/groups/{group}"),
+        None,
+    )
+    .await;
+    res.assert_error(404, None);
+    let res = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{tenant}/users"),
+        None,
+    )
+    .await;
+    assert_eq!(res.body["total"], 1);
+}
+
+async fn admin_bad_inputs_change_nothing(app: &TestApp) {
+    let res = admin(app, "POST", "/admin/v1/tenants", Some(json!({"name": ""}))).await;
+    res.assert_error(400, Some("invalidValue"));
+    let res = admin(app, "POST", "/admin/v1/tenants", Some(json!({"name": 7}))).await;
+    res.assert_error(400, Some("invalidValue"));
+    let tenant = app.tenant.as_str();
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/groups"),
+        Some(json!({"externalId": "x"})),
+    )
+    .await;
+    res.assert_error(400, Some("invalidValue"));
+    let res = admin(
+        app,
+        "POST",
+        "/admin/v1/tenants/no-such-tenant/groups",
+        Some(json!({"displayName": "G"})),
+    )
+    .await;
+    res.assert_error(404, None);
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/groups"),
+        Some(json!({"displayName": "G", "subaccountId": "nope"})),
+    )
+    .await;
+    res.assert_error(404, None);
+    let res = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{tenant}/users?filter=bogus"),
+        None,
+    )
+    .await;
+    res.assert_error(400, Some("invalidFilter"));
+    // Another tenant's group and key are not reachable through this tenant.
+    let (other, _) = app.other_tenant().await;
+    let foreign = app.create_group_in(&other, "Theirs", Some("t-1")).await;
+    let res = admin(
+        app,
+        "PATCH",
+        &format!("/admin/v1/tenants/{tenant}/groups/{foreign}"),
+        Some(json!({"displayName": "Mine"})),
+    )
+    .await;
+    res.assert_error(404, None);
+    let theirs = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{}/apikeys", other.as_str()),
+        None,
+    )
+    .await;
+    let their_key = theirs.body[0]["id"].as_str().unwrap().to_owned();
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/apikeys/{their_key}/revoke"),
+        None,
+    )
+    .await;
+    res.assert_error(404, None);
+    let again = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{}/apikeys", other.as_str()),
+        None,
+    )
+    .await;
+    assert_eq!(again.body[0]["revoked"], Value::Null);
+    // Two groups may not share an externalId within a tenant.
+    admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/groups"),
+        Some(json!({"displayName": "A", "externalId": "dup"})),
+    )
+    .await;
+    let res = admin(
+        app,
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/groups"),
+        Some(json!({"displayName": "B", "externalId": "dup"})),
+    )
+    .await;
+    res.assert_error(409, Some("uniqueness"));
+}
+
+async fn metrics_count_requests_by_method_and_status(app: &TestApp) {
+    app.get(&app.scim("/Users")).await;
+    app.get(&app.scim("/Users/00000000-0000-4000-8000-000000000000"))
+        .await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        res.text
+            .contains("scimitar_http_requests_total{method=\"GET\",status=\"2xx\"}"),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text
+            .contains("scimitar_http_requests_total{method=\"GET\",status=\"4xx\"} 1"),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text
+            .contains("scimitar_http_request_duration_seconds_bucket{le=\"+Inf\"}")
+    );
+    assert!(
+        res.text
+            .contains("scimitar_provisioning_log_dropped_total 0")
+    );
+}
+
+async fn search_with_post_is_the_same_query(app: &TestApp) {
+    app.create_user("one@example.com").await;
+    app.create_user("two@example.com").await;
+    let res = app
+        .request(
+            "POST",
+            &app.scim("/Users/.search"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": "userName sw \"TWO\"",
+                "attributes": ["userName"],
+                "startIndex": 1,
+                "count": 10
+            })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["totalResults"], 1);
+    assert_eq!(res.body["Resources"][0]["userName"], "two@example.com");
+    assert!(res.body["Resources"][0].get("displayName").is_none());
+    let res = app
+        .request(
+            "POST",
+            &app.scim("/Groups/.search"),
+            Some(json!({"filter": "displayName eq \"x\""})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = app
+        .request(
+            "POST",
+            &app.scim("/Users/.search"),
+            Some(json!({"filter": "nope eq 1"})),
+        )
+        .await;
+    res.assert_error(400, Some("invalidFilter"));
+    let res = app
+        .request(
+            "POST",
+            &app.scim("/Users/.search"),
+            Some(json!({"attributes": [1]})),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    let res = app
+        .request("POST", &app.scim("/Users/.search"), Some(json!([])))
+        .await;
+    res.assert_error(400, Some("invalidSyntax"));
+    let res = app
+        .request("POST", &app.scim("/.search"), Some(json!({})))
+        .await;
+    res.assert_error(501, None);
+}
+
+backends!(
+    admin_api_needs_the_operator_token,
+    admin_follows_the_integration_guide,
+    admin_bad_inputs_change_nothing,
+    metrics_count_requests_by_method_and_status,
+    search_with_post_is_the_same_query,
+);

@@ -1,0 +1,256 @@
+//! `excludedAttributes=members` never loads members (PRODUCT.md): a group
+//! list with it must cost the same for a group of 100,000 members as for
+//! one of ten. Proven by a store that counts membership reads.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use common::*;
+use scimitar_core::Result;
+use scimitar_core::Store;
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
+use scimitar_core::model::{
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
+    NewGroup, Page, Session, Subaccount, Tenant, User,
+};
+use scimitar_core::store::{Administration, Directory, Journal, Sessions};
+use scimitar_core::testing::Backend;
+use scimitar_proto::resource::UserAttributes;
+use serde_json::json;
+
+/// Delegates everything, counting `members_of` and `groups_of` calls.
+struct Counting {
+    inner: Arc<dyn Store>,
+    members_of: AtomicUsize,
+    groups_of: AtomicUsize,
+}
+
+#[async_trait]
+impl Administration for Counting {
+    async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant> {
+        self.inner.create_tenant(name, region).await
+    }
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.inner.list_tenants().await
+    }
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
+        self.inner.get_tenant(id).await
+    }
+    async fn create_subaccount(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        parent: Option<&SubaccountId>,
+    ) -> Result<Subaccount> {
+        self.inner.create_subaccount(tenant, name, parent).await
+    }
+    async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
+        self.inner.list_subaccounts(tenant).await
+    }
+    async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
+        self.inner.create_group(tenant, group).await
+    }
+    async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group> {
+        self.inner.change_group(id, change).await
+    }
+    async fn list_all_groups(&self, tenant: &TenantId) -> Result<Vec<Group>> {
+        self.inner.list_all_groups(tenant).await
+    }
+    async fn create_api_key(
+        &self,
+        tenant: &TenantId,
+        label: Option<&str>,
+    ) -> Result<(ApiKey, String)> {
+        self.inner.create_api_key(tenant, label).await
+    }
+    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
+        self.inner.list_api_keys(tenant).await
+    }
+    async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey> {
+        self.inner.revoke_api_key(id).await
+    }
+    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {
+        self.inner.authenticate(secret).await
+    }
+}
+
+#[async_trait]
+impl Directory for Counting {
+    async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User> {
+        self.inner.create_user(tenant, attrs).await
+    }
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User> {
+        self.inner.get_user(tenant, id).await
+    }
+    async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
+        self.inner.list_users(tenant, query).await
+    }
+    async fn replace_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<User> {
+        self.inner
+            .replace_user(tenant, id, attrs, expected_version)
+            .await
+    }
+    async fn deprovision_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        self.inner
+            .deprovision_user(tenant, id, expected_version)
+            .await
+    }
+    async fn groups_of(
+        &self,
+        tenant: &TenantId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<Membership>>> {
+        self.groups_of.fetch_add(1, Ordering::SeqCst);
+        self.inner.groups_of(tenant, users).await
+    }
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group> {
+        self.inner.get_group(tenant, id).await
+    }
+    async fn list_groups(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Group>> {
+        self.inner.list_groups(tenant, query).await
+    }
+    async fn members_of(
+        &self,
+        tenant: &TenantId,
+        groups: &[GroupId],
+    ) -> Result<HashMap<GroupId, Vec<Member>>> {
+        self.members_of.fetch_add(1, Ordering::SeqCst);
+        self.inner.members_of(tenant, groups).await
+    }
+    async fn change_group_scim(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Group> {
+        self.inner
+            .change_group_scim(tenant, id, change, expected_version)
+            .await
+    }
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        self.inner.delete_group(tenant, id, expected_version).await
+    }
+}
+
+#[async_trait]
+impl Sessions for Counting {
+    async fn create_session(&self, user: &UserId, ttl_secs: i64) -> Result<(Session, String)> {
+        self.inner.create_session(user, ttl_secs).await
+    }
+    async fn introspect_session(&self, token: &str) -> Result<Option<Session>> {
+        self.inner.introspect_session(token).await
+    }
+}
+
+#[async_trait]
+impl Journal for Counting {
+    async fn events(
+        &self,
+        tenant: Option<&TenantId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        self.inner.events(tenant, after_seq, limit).await
+    }
+    async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
+        self.inner.append_log(entries).await
+    }
+    async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
+        self.inner.provisioning_log(tenant, limit).await
+    }
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+}
+
+async fn check(backend: Backend) {
+    let counting = Arc::new(Counting {
+        inner: backend.store.clone(),
+        members_of: AtomicUsize::new(0),
+        groups_of: AtomicUsize::new(0),
+    });
+    let app = TestApp::with_store(backend, counting.clone(), test_config()).await;
+    let user = app.create_user("counted@example.com").await;
+    let group = app.create_group("Counted", Some("ext-counted")).await;
+    let res = app
+        .request(
+            "PATCH",
+            &app.scim(&format!("/Groups/{group}")),
+            Some(patch_op(
+                json!([{"op": "add", "path": "members", "value": [{"value": user}]}]),
+            )),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_eq!(
+        counting.members_of.load(Ordering::SeqCst),
+        0,
+        "a group PATCH answers 204 without reading the member list"
+    );
+
+    for path in [
+        "/Groups?filter=externalId+eq+%22ext-counted%22&excludedAttributes=members".to_owned(),
+        format!("/Groups/{group}?excludedAttributes=members"),
+        "/Groups?attributes=displayName,externalId".to_owned(),
+        format!(
+            "/Groups?filter=id+eq+%22{group}%22+and+members+eq+%22{user}%22&excludedAttributes=members"
+        ),
+    ] {
+        let res = app.get(&app.scim(&path)).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+        assert_eq!(counting.members_of.load(Ordering::SeqCst), 0, "{path}");
+    }
+    let res = app.get(&app.scim(&format!("/Groups/{group}"))).await;
+    assert_eq!(res.body["members"][0]["value"], user.as_str());
+    assert_eq!(
+        counting.members_of.load(Ordering::SeqCst),
+        1,
+        "loaded when asked for"
+    );
+
+    let res = app.get(&app.scim("/Users?excludedAttributes=groups")).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        counting.groups_of.load(Ordering::SeqCst),
+        0,
+        "groups not loaded either"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_excluded_members_are_never_loaded() {
+    check(Backend::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_excluded_members_are_never_loaded() {
+    if let Some(backend) = Backend::postgres().await {
+        check(backend).await;
+    }
+}
