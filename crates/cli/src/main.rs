@@ -120,6 +120,15 @@ struct Serve {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SCIMITAR_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// SCIM requests per second each tenant may make on average (0: no limit).
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_PER_SECOND", default_value_t = 200)]
+    rate_limit_per_second: u32,
+    /// Requests a tenant may make in one burst before the average applies.
+    #[arg(long, env = "SCIMITAR_RATE_LIMIT_BURST", default_value_t = 400)]
+    rate_limit_burst: u32,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "SCIMITAR_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -480,6 +489,9 @@ async fn run_server(serve: Serve) -> Result<(), String> {
         public_url: serve.public_url,
         operator_token: serve.operator_token.filter(|t| !t.is_empty()),
         max_body_bytes: serve.max_body_bytes,
+        rate_limit_per_second: serve.rate_limit_per_second,
+        rate_limit_burst: serve.rate_limit_burst,
+        request_timeout: std::time::Duration::from_secs(serve.request_timeout_secs.max(1)),
         ..Config::default()
     };
     let app = router(AppState::new(store, config, log));

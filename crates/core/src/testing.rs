@@ -62,17 +62,38 @@ impl Backend {
     }
 
     /// Drops a PostgreSQL test database.
-    pub async fn finish(self) {
-        let Backend { store, pg_db, .. } = self;
-        drop(store);
-        if let Some(name) = pg_db
-            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await
-        {
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await;
+    pub async fn finish(mut self) {
+        if let Some(name) = self.pg_db.take() {
+            drop_database(name).await;
         }
+    }
+}
+
+/// A test that panicked before [`Backend::finish`] still removes its
+/// database, from a thread of its own (`Drop` cannot await).
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_db.take() else {
+            return;
+        };
+        let dropper = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(drop_database(name));
+            }
+        });
+        let _ = dropper.join();
+    }
+}
+
+async fn drop_database(name: String) {
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await;
     }
 }
 

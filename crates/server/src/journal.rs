@@ -4,6 +4,8 @@
 //! and one task writes what has gathered every few milliseconds in a single
 //! transaction. If the database falls behind so far that the channel fills,
 //! entries are dropped and counted rather than slowing requests down.
+//! During a database outage a batch is retried with backoff for up to
+//! [`OUTAGE`], while new entries wait in the channel.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,8 @@ use tokio::task::JoinHandle;
 const CAPACITY: usize = 16_384;
 const BATCH: usize = 512;
 const LINGER: Duration = Duration::from_millis(50);
+/// How long one batch is retried before it is given up.
+const OUTAGE: Duration = Duration::from_secs(120);
 
 /// The sending side, cloned into the application state.
 #[derive(Clone)]
@@ -33,11 +37,9 @@ pub struct LogTask {
 impl LogWriter {
     pub fn start(store: Arc<dyn Store>) -> (LogWriter, LogTask) {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        let handle = tokio::spawn(run(store, rx));
-        let writer = LogWriter {
-            tx,
-            dropped: Arc::new(AtomicU64::new(0)),
-        };
+        let dropped = Arc::new(AtomicU64::new(0));
+        let handle = tokio::spawn(run(store, rx, dropped.clone()));
+        let writer = LogWriter { tx, dropped };
         (writer, LogTask { handle })
     }
 
@@ -66,7 +68,7 @@ impl LogTask {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<LogEntry>) {
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<LogEntry>, dropped: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Let a burst gather into one transaction.
@@ -81,20 +83,33 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<LogEntry>) {
                 }
             }
         }
-        write(&*store, &batch).await;
+        if !write(&*store, &batch).await {
+            let lost = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+            dropped.fetch_add(lost, Ordering::Relaxed);
+        }
         batch.clear();
     }
 }
 
-async fn write(store: &dyn Store, batch: &[LogEntry]) {
-    for attempt in 1..=3 {
+/// Writes one batch, retrying with backoff through an outage; `false` when
+/// it had to be given up.
+async fn write(store: &dyn Store, batch: &[LogEntry]) -> bool {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    let mut attempt = 1u32;
+    loop {
         match store.append_log(batch).await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if started.elapsed() < OUTAGE => {
+                tracing::warn!(error = %e, attempt, entries = batch.len(), "writing provisioning log failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, attempt, entries = batch.len(), "writing provisioning log failed");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                tracing::error!(error = %e, entries = batch.len(), "provisioning log entries lost");
+                return false;
             }
         }
     }
-    tracing::error!(entries = batch.len(), "provisioning log entries lost");
 }

@@ -57,6 +57,9 @@ pub struct Config {
     /// How many requests a tenant may make at once before the average
     /// applies (the token bucket's size). Entra and Okta sync in bursts.
     pub rate_limit_burst: u32,
+    /// The longest a request may take before it is answered 503, so a
+    /// database that stops answering never hangs a client.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             // client meets it.
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -160,6 +164,10 @@ pub fn router(state: AppState) -> Router {
         // Also for the operational and application routes, which are not
         // SCIM but whose clients deserve the same kind of error body.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline,
+        ))
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(500, None, "internal error; it has been logged").into_response()
@@ -181,6 +189,29 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Answers 503 (a SCIM error with `Retry-After`) when a request outlives
+/// [`Config::request_timeout`]; dropping the handler rolls back its
+/// transaction.
+async fn deadline(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.config().request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?limit, "request timed out");
+            ApiError::new(
+                503,
+                None,
+                "the request could not be completed in time; retry shortly",
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -1,12 +1,14 @@
-//! `excludedAttributes=members` never loads members (PRODUCT.md): a group
-//! list with it must cost the same for a group of 100,000 members as for
-//! one of ten. Proven by a store that counts membership reads.
+//! Behaviours proven with a store that watches its calls:
+//! `excludedAttributes=members` never loads members (PRODUCT.md: a group
+//! list with it costs the same for 100,000 members as for ten), and a store
+//! that stops answering gets a 503, never a hung request.
 
 mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use common::*;
@@ -22,11 +24,13 @@ use scimitar_core::testing::Backend;
 use scimitar_proto::resource::UserAttributes;
 use serde_json::json;
 
-/// Delegates everything, counting `members_of` and `groups_of` calls.
+/// Delegates everything, counting `members_of` and `groups_of` calls;
+/// `list_users` takes `list_delay` first.
 struct Counting {
     inner: Arc<dyn Store>,
     members_of: AtomicUsize,
     groups_of: AtomicUsize,
+    list_delay: Duration,
 }
 
 #[async_trait]
@@ -87,6 +91,7 @@ impl Directory for Counting {
         self.inner.get_user(tenant, id).await
     }
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
+        tokio::time::sleep(self.list_delay).await;
         self.inner.list_users(tenant, query).await
     }
     async fn replace_user(
@@ -193,6 +198,7 @@ async fn check(backend: Backend) {
         inner: backend.store.clone(),
         members_of: AtomicUsize::new(0),
         groups_of: AtomicUsize::new(0),
+        list_delay: Duration::ZERO,
     });
     let app = TestApp::with_store(backend, counting.clone(), test_config()).await;
     let user = app.create_user("counted@example.com").await;
@@ -253,4 +259,31 @@ async fn postgres_excluded_members_are_never_loaded() {
     if let Some(backend) = Backend::postgres().await {
         check(backend).await;
     }
+}
+
+/// A database that stops answering mid-request: the client gets a 503 with
+/// `Retry-After` once the request timeout passes, not a hang.
+#[tokio::test]
+async fn a_store_that_stops_answering_gets_503_not_a_hang() {
+    let backend = Backend::sqlite().await;
+    let slow = Arc::new(Counting {
+        inner: backend.store.clone(),
+        members_of: AtomicUsize::new(0),
+        groups_of: AtomicUsize::new(0),
+        list_delay: Duration::from_secs(60),
+    });
+    let config = scimitar_server::Config {
+        request_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let app = TestApp::with_store(backend, slow, config).await;
+    let started = Instant::now();
+    let res = app.get(&app.scim("/Users")).await;
+    res.assert_error(503, None);
+    assert!(res.header("retry-after").is_some());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Requests that do not wait on the stuck call are unaffected.
+    let res = app.get(&app.scim("/ServiceProviderConfig")).await;
+    assert_eq!(res.status, 200);
+    app.finish().await;
 }
