@@ -389,6 +389,27 @@ impl SqlStore {
         group_from_row(&row).map_err(db)
     }
 
+    /// The `(owner, related id, display)` rows of a membership query for
+    /// each of `owners`, in batches; `select` has `{ids}` where the owners'
+    /// placeholders go and `$1` for the tenant.
+    async fn related(
+        &self,
+        tenant: &TenantId,
+        owners: &[&str],
+        select: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        let mut rows = Vec::new();
+        for chunk in owners.chunks(CHUNK) {
+            let sql = select.replace("{ids}", &placeholders(2, chunk.len()));
+            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(tenant.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            rows.extend(q.fetch_all(&self.read).await.map_err(db)?);
+        }
+        Ok(rows)
+    }
+
     /// Runs a filtered, sorted, paged list query and its count.
     async fn list<T>(
         &self,
@@ -858,25 +879,22 @@ impl Directory for SqlStore {
         tenant: &TenantId,
         users: &[UserId],
     ) -> Result<HashMap<UserId, Vec<Membership>>> {
-        let mut out: HashMap<UserId, Vec<Membership>> = HashMap::new();
-        for chunk in users.chunks(CHUNK) {
-            let sql = format!(
+        let owners: Vec<&str> = users.iter().map(UserId::as_str).collect();
+        let rows = self
+            .related(
+                tenant,
+                &owners,
                 "SELECT m.user_id, g.id, g.display_name FROM memberships m \
                  JOIN groups g ON g.id = m.group_id \
-                 WHERE m.tenant_id = $1 AND m.user_id IN ({}) ORDER BY g.display_name_ci, g.id",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            for row in q.fetch_all(&self.read).await.map_err(db)? {
-                let user: String = row.try_get(0).map_err(db)?;
-                out.entry(UserId(user)).or_default().push(Membership {
-                    group_id: GroupId(row.try_get(1).map_err(db)?),
-                    display: row.try_get(2).map_err(db)?,
-                });
-            }
+                 WHERE m.tenant_id = $1 AND m.user_id IN ({ids}) ORDER BY g.display_name_ci, g.id",
+            )
+            .await?;
+        let mut out: HashMap<UserId, Vec<Membership>> = HashMap::new();
+        for (user, group, display) in rows {
+            out.entry(UserId(user)).or_default().push(Membership {
+                group_id: GroupId(group),
+                display,
+            });
         }
         Ok(out)
     }
@@ -901,25 +919,22 @@ impl Directory for SqlStore {
         tenant: &TenantId,
         groups: &[GroupId],
     ) -> Result<HashMap<GroupId, Vec<Member>>> {
-        let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
-        for chunk in groups.chunks(CHUNK) {
-            let sql = format!(
+        let owners: Vec<&str> = groups.iter().map(GroupId::as_str).collect();
+        let rows = self
+            .related(
+                tenant,
+                &owners,
                 "SELECT m.group_id, u.id, u.display_name FROM memberships m \
                  JOIN users u ON u.id = m.user_id \
-                 WHERE m.tenant_id = $1 AND m.group_id IN ({}) ORDER BY m.group_id, u.id",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            for row in q.fetch_all(&self.read).await.map_err(db)? {
-                let group: String = row.try_get(0).map_err(db)?;
-                out.entry(GroupId(group)).or_default().push(Member {
-                    user_id: UserId(row.try_get(1).map_err(db)?),
-                    display: row.try_get(2).map_err(db)?,
-                });
-            }
+                 WHERE m.tenant_id = $1 AND m.group_id IN ({ids}) ORDER BY m.group_id, u.id",
+            )
+            .await?;
+        let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
+        for (group, user, display) in rows {
+            out.entry(GroupId(group)).or_default().push(Member {
+                user_id: UserId(user),
+                display,
+            });
         }
         Ok(out)
     }
