@@ -439,7 +439,10 @@ async fn main() {
     let memory = server.and_then(Process::memory);
     let load_after = load_average();
     report(&args, &target, &rows, memory, [&load_before, &load_after]);
-    if !peer && rows.iter().any(|r| !r.is_measured()) {
+    let failed = !peer && rows.iter().any(|r| !r.is_measured());
+    // `exit` runs no destructors: stop the server first.
+    drop(target);
+    if failed {
         std::process::exit(1);
     }
 }
