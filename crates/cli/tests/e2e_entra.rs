@@ -256,11 +256,15 @@ async fn entra_lifecycle(db: &TestDb, base_path: &str) {
         "events in order: {seqs:?}"
     );
 
+    // The log is written in batches off the request path: wait until the
+    // last request checked below (the 404) has been written.
     let log = wait_for_log(url, &tenant_id, |log| {
         log.iter().any(|e| {
             e["method"] == json!("PATCH")
                 && e["path"].as_str().is_some_and(|p| p.contains(&user_id))
-        })
+        }) && log
+            .iter()
+            .any(|e| e["method"] == json!("GET") && e["status"] == json!(404))
     })
     .await;
     let create_entry = log
