@@ -9,12 +9,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use scimitar_core::model::ListQuery;
 use scimitar_core::model::Stamp;
 use scimitar_proto::ScimError;
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::Meta;
 use scimitar_proto::schema::ResourceType;
-use scimitar_proto::wire::ListParams;
+use scimitar_proto::wire::{ListParams, list_response};
 use serde_json::Value;
 
 use crate::AppState;
@@ -135,11 +136,28 @@ pub fn projection(
 }
 
 /// The query of a list request, with the deployment's page sizes.
-pub fn list_params(
+/// A list request: the storage query, and what answering it needs.
+pub struct ListRequest {
+    pub query: ListQuery,
+    pub start_index: u64,
+    pub projection: Projection,
+}
+
+impl ListRequest {
+    /// The ListResponse of one page.
+    pub fn respond(&self, total: u64, resources: Vec<Value>) -> Response {
+        scim_json(
+            StatusCode::OK,
+            &list_response(total, self.start_index, resources),
+        )
+    }
+}
+
+pub fn list_request(
     state: &AppState,
     rt: &'static ResourceType,
     query: &[(String, String)],
-) -> Result<ListParams, ScimError> {
+) -> Result<ListRequest, ScimError> {
     // PostgreSQL cannot hold U+0000 in text, not even as a query parameter,
     // and no stored value contains one (control characters are refused on
     // input), so a filter with one is refused here rather than failing in
@@ -155,7 +173,18 @@ pub fn list_params(
         }
     }
     let config = state.config();
-    ListParams::parse(rt, query, config.default_page_size, config.max_page_size)
+    let params = ListParams::parse(rt, query, config.default_page_size, config.max_page_size)?;
+    Ok(ListRequest {
+        query: ListQuery {
+            filter: params.filter,
+            sort_by: params.sort_by,
+            descending: params.descending,
+            offset: params.start_index - 1,
+            limit: params.count,
+        },
+        start_index: params.start_index,
+        projection: params.projection,
+    })
 }
 
 /// The parameters of a `POST …/.search` body (RFC 7644 §3.4.3) as the

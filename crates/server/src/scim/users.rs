@@ -5,22 +5,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scimitar_core::CoreError;
 use scimitar_core::ids::{TenantId, UserId};
-use scimitar_core::model::{ListQuery, User};
+use scimitar_core::model::User;
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{apply, parse_patch};
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::{GroupRef, parse_user, render_user};
 use scimitar_proto::schema::USER;
-use scimitar_proto::wire::list_response;
 use serde_json::Value;
 
 use super::{
-    RETRIES, base_url, check_if_match, if_match, list_params, meta, not_modified, projection,
+    RETRIES, base_url, check_if_match, if_match, list_request, meta, not_modified, projection,
     resource_id, resource_response, search_query,
 };
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::{ApiError, ApiResult, scim_json};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryPairs, ScimJson};
 
 /// Renders users, loading their groups only when they are to be returned.
@@ -73,33 +72,11 @@ pub async fn list(
     headers: HeaderMap,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let params = list_params(&state, &USER, &query)?;
-    let page = state
-        .store()
-        .list_users(
-            &tenant,
-            &ListQuery {
-                filter: params.filter,
-                sort_by: params.sort_by,
-                descending: params.descending,
-                offset: params.start_index - 1,
-                limit: params.count,
-            },
-        )
-        .await?;
+    let list = list_request(&state, &USER, &query)?;
+    let page = state.store().list_users(&tenant, &list.query).await?;
     let base = base_url(&state, &headers);
-    let resources = render(
-        &state,
-        &tenant,
-        &base,
-        &page.items,
-        Some(&params.projection),
-    )
-    .await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(page.total, params.start_index, resources),
-    ))
+    let resources = render(&state, &tenant, &base, &page.items, Some(&list.projection)).await?;
+    Ok(list.respond(page.total, resources))
 }
 
 /// `POST /.search`: the same query as a `GET`, with its parameters in the body.
