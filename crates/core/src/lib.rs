@@ -11,6 +11,7 @@
 //! rules that need stored state (uniqueness, immutability, tenancy).
 
 pub mod error;
+mod gate;
 pub mod ids;
 pub mod model;
 pub mod postgres;

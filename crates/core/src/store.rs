@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
 use crate::model::{
     ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    NewGroup, Page, Session, Subaccount, Tenant, User,
+    Micros, NewGroup, Page, Session, Subaccount, Tenant, User,
 };
 
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.
@@ -109,6 +109,20 @@ pub trait Sessions: Send + Sync {
     async fn create_session(&self, user: &UserId, ttl_secs: i64) -> Result<(Session, String)>;
     /// The live session this token belongs to, if any.
     async fn introspect_session(&self, token: &str) -> Result<Option<Session>>;
+    /// Ends the session this token belongs to (sign-out); `false` when there
+    /// was none.
+    async fn revoke_session(&self, token: &str) -> Result<bool>;
+}
+
+/// What retention deletes, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiring {
+    /// Provisioning-log entries older than the cut-off.
+    ProvisioningLog,
+    /// Events older than the cut-off.
+    Events,
+    /// Sessions that expired before the cut-off.
+    Sessions,
 }
 
 /// The event outbox and the provisioning log.
@@ -124,6 +138,11 @@ pub trait Journal: Send + Sync {
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()>;
     /// The newest `limit` entries of a tenant, newest first.
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>>;
+    /// Deletes at most `limit` rows of `what` older than `before`; returns
+    /// how many it deleted. Small batches keep the writer free for requests.
+    async fn prune(&self, what: Expiring, before: Micros, limit: u32) -> Result<u64>;
+    /// The size of the database on disk, in bytes.
+    async fn database_bytes(&self) -> Result<u64>;
 }
 
 /// Everything a backend provides.

@@ -3,7 +3,7 @@
 use scimitar_core::CoreError;
 use scimitar_core::ids::{GroupId, TenantId, UserId};
 use scimitar_core::model::{GroupAdminChange, GroupChange, ListQuery, LogEntry, NewGroup, now};
-use scimitar_core::store::Store;
+use scimitar_core::store::{Expiring, Store};
 use scimitar_proto::ScimType;
 use scimitar_proto::filter;
 use scimitar_proto::patch::MemberOp;
@@ -528,15 +528,36 @@ async fn filters_are_evaluated_in_the_database(store: &dyn Store) {
             .len(),
         3
     );
-    assert!(
-        user_names(
-            store,
-            &t,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x""#
-        )
-        .await
-        .is_empty()
-    );
+    // An attribute that is not stored is refused, not "no match": an
+    // identity provider matching on it would otherwise create duplicates.
+    for unstored in [
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager pr"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber ne "1""#,
+    ] {
+        let query = ListQuery {
+            filter: Some(filter::parse(&USER, unstored).unwrap()),
+            limit: 100,
+            ..Default::default()
+        };
+        match store.list_users(&t, &query).await {
+            Err(CoreError::Rejected(e)) => {
+                assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{unstored}");
+                assert!(
+                    e.detail
+                        .contains("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"),
+                    "{}",
+                    e.detail
+                );
+                assert!(
+                    e.detail.contains("userName"),
+                    "names what can be filtered: {}",
+                    e.detail
+                );
+            }
+            other => panic!("{unstored}: {other:?}"),
+        }
+    }
 }
 
 async fn lists_page_in_a_stable_order(store: &dyn Store) {
@@ -698,6 +719,136 @@ async fn provisioning_log_round_trips(store: &dyn Store) {
     assert_eq!(log[0].scim_type.as_deref(), Some("uniqueness"));
 }
 
+/// Regression (hardening): a membership change is a change of both sides,
+/// so both ETags move; before, a GET with `If-None-Match` answered 304
+/// with stale `groups` or `members`.
+async fn membership_changes_move_both_versions(store: &dyn Store) {
+    let t = tenant(store).await;
+    let ada = store
+        .create_user(&t, attrs("ada@example.com"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&t, attrs("bob@example.com"))
+        .await
+        .unwrap();
+    let group = |name: &str| NewGroup {
+        display_name: name.to_owned(),
+        ..Default::default()
+    };
+    let g = store.create_group(&t, group("Staff")).await.unwrap();
+    let h = store.create_group(&t, group("Ops")).await.unwrap();
+    let version = async |id: &UserId| store.get_user(&t, id).await.unwrap().stamp.version;
+    let add = |ids: &[&UserId]| GroupChange {
+        members: vec![MemberOp::Add(ids.iter().map(|i| i.0.clone()).collect())],
+        ..Default::default()
+    };
+
+    let (ada_v, bob_v) = (version(&ada.id).await, version(&bob.id).await);
+    store
+        .change_group_scim(&t, &g.id, add(&[&ada.id, &bob.id]), None)
+        .await
+        .unwrap();
+    store
+        .change_group_scim(&t, &h.id, add(&[&ada.id]), None)
+        .await
+        .unwrap();
+    assert_eq!(version(&ada.id).await, ada_v + 2, "joined two groups");
+    assert_eq!(version(&bob.id).await, bob_v + 1, "joined one group");
+
+    // Adding a member that is there changes nothing on the user.
+    store
+        .change_group_scim(&t, &g.id, add(&[&bob.id]), None)
+        .await
+        .unwrap();
+    assert_eq!(version(&bob.id).await, bob_v + 1);
+
+    // Deprovisioning a member changes each of its groups.
+    let (g_v, h_v) = (
+        store.get_group(&t, &g.id).await.unwrap().stamp.version,
+        store.get_group(&t, &h.id).await.unwrap().stamp.version,
+    );
+    store.deprovision_user(&t, &ada.id, None).await.unwrap();
+    assert_eq!(
+        store.get_group(&t, &g.id).await.unwrap().stamp.version,
+        g_v + 1
+    );
+    assert_eq!(
+        store.get_group(&t, &h.id).await.unwrap().stamp.version,
+        h_v + 1
+    );
+
+    // Deleting a group changes its members.
+    let bob_v = version(&bob.id).await;
+    store.delete_group(&t, &g.id, None).await.unwrap();
+    assert_eq!(version(&bob.id).await, bob_v + 1);
+}
+
+/// Retention deletes what is older than the cut-off, in batches, and
+/// nothing else.
+async fn retention_prunes_old_rows_in_batches(store: &dyn Store) {
+    let t = tenant(store).await;
+    let entry = |time| LogEntry {
+        tenant_id: t.clone(),
+        time,
+        request_id: "r".into(),
+        method: "GET".into(),
+        path: "/scim/v2/Users".into(),
+        status: 200,
+        scim_type: None,
+        detail: None,
+        ignored: vec![],
+    };
+    let old: Vec<LogEntry> = (0..25).map(|i| entry(1_000 + i)).collect();
+    store.append_log(&old).await.unwrap();
+    store.append_log(&[entry(now())]).await.unwrap();
+    let mut rounds = Vec::new();
+    loop {
+        let n = store
+            .prune(Expiring::ProvisioningLog, 10_000, 10)
+            .await
+            .unwrap();
+        rounds.push(n);
+        if n < 10 {
+            break;
+        }
+    }
+    assert_eq!(rounds, vec![10, 10, 5]);
+    assert_eq!(store.provisioning_log(&t, 100).await.unwrap().len(), 1);
+
+    // Events: everything so far is older than "now + 1 s".
+    let before = store.events(Some(&t), 0, 1000).await.unwrap().len();
+    assert!(before > 0);
+    let deleted = store
+        .prune(Expiring::Events, now() + 1_000_000, 1000)
+        .await
+        .unwrap();
+    assert_eq!(deleted, u64::try_from(before).unwrap());
+    assert!(store.events(Some(&t), 0, 1000).await.unwrap().is_empty());
+
+    // Sessions: an expired one goes, a live one stays.
+    let user = store
+        .create_user(&t, attrs("sess@example.com"))
+        .await
+        .unwrap();
+    let (_, dead) = store.create_session(&user.id, -10).await.unwrap();
+    let (_, live) = store.create_session(&user.id, 3600).await.unwrap();
+    assert_eq!(
+        store.prune(Expiring::Sessions, now(), 1000).await.unwrap(),
+        1
+    );
+    assert!(store.introspect_session(&dead).await.unwrap().is_none());
+    assert!(store.introspect_session(&live).await.unwrap().is_some());
+    assert!(store.revoke_session(&live).await.unwrap());
+    assert!(
+        !store.revoke_session(&live).await.unwrap(),
+        "already signed out"
+    );
+    assert!(store.introspect_session(&live).await.unwrap().is_none());
+
+    assert!(store.database_bytes().await.unwrap() > 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -735,4 +886,6 @@ suite!(
     lists_page_in_a_stable_order,
     group_filters_find_members_and_external_ids,
     provisioning_log_round_trips,
+    membership_changes_move_both_versions,
+    retention_prunes_old_rows_in_batches,
 );

@@ -57,15 +57,17 @@ pub fn parse(s: &str) -> Option<i64> {
             micros *= 10;
         }
     }
-    let offset = match &s[i..] {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6 && matches!(&tz[..1], "+" | "-") && &tz[3..4] == ":" => {
+    // Bytes, not string slices: the rest may start inside a multi-byte
+    // character (`…00é1234`), and slicing a `str` there would panic.
+    let offset = match &b[i..] {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
             let h = num(i + 1..i + 3)?;
             let m = num(i + 4..i + 6)?;
             if h > 23 || m > 59 {
                 return None;
             }
-            let sign = if &tz[..1] == "-" { -1 } else { 1 };
+            let sign = if *sign == b'-' { -1 } else { 1 };
             sign * (h * 3600 + m * 60)
         }
         _ => return None,
@@ -158,5 +160,23 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
+    }
+
+    /// Regression: a multi-byte character where the offset starts used to
+    /// panic (a `str` sliced inside it), answering a filter with 500.
+    #[test]
+    fn non_ascii_in_any_position_is_refused_not_a_panic() {
+        let valid = "2026-01-01T00:00:00.123+01:00";
+        for insert in ["é", "€", "𝄞", "\u{0}"] {
+            for at in 0..=valid.len() {
+                let mut bad = valid.to_owned();
+                bad.insert_str(at, insert);
+                assert_eq!(parse(&bad), None, "{bad:?}");
+                let mut replaced = valid.to_owned();
+                replaced.replace_range(at..(at + 1).min(valid.len()), insert);
+                let _ = parse(&replaced);
+            }
+        }
+        assert_eq!(parse("2026-01-01T00:00:00é1234"), None);
     }
 }

@@ -33,7 +33,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::patch::PatchOpKind;
+use crate::patch::{MAX_MEMBERS_PER_REQUEST, PatchOpKind};
 
 /// Looks `key` up in a JSON object ignoring ASCII case; an exact match wins
 /// over a case-insensitive one.
@@ -106,11 +106,14 @@ pub enum MemberListError {
     NoValue { index: usize },
     /// The list was neither an array nor an object.
     NotAList,
+    /// More than [`MAX_MEMBERS_PER_REQUEST`] elements.
+    TooMany { count: usize },
 }
 
 /// Reads the user ids of a member list: an array of `{"value": ID, ...}`
 /// objects or a single such object. `null` elements are skipped,
-/// duplicates collapse (first occurrence kept), ids are trimmed.
+/// duplicates collapse (first occurrence kept), ids are trimmed. At most
+/// [`MAX_MEMBERS_PER_REQUEST`] elements.
 pub fn member_ids(value: &Value) -> Result<Vec<String>, MemberListError> {
     let items: &[Value] = match value {
         Value::Array(items) => items,
@@ -118,6 +121,10 @@ pub fn member_ids(value: &Value) -> Result<Vec<String>, MemberListError> {
         Value::Null => &[],
         _ => return Err(MemberListError::NotAList),
     };
+    // Before any per-item work, so an oversized list costs nothing.
+    if items.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(MemberListError::TooMany { count: items.len() });
+    }
     let mut ids: Vec<String> = Vec::with_capacity(items.len());
     let mut seen = std::collections::HashSet::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
@@ -150,10 +157,18 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Shortens a client-supplied name (a path, a key) for an error detail,
-/// unquoted.
+/// unquoted, with control characters escaped (`\u{0}`): a detail is stored
+/// in the provisioning log, and PostgreSQL refuses a NUL in text.
 pub fn clip(s: &str) -> String {
     const MAX: usize = 120;
-    let mut out: String = s.chars().take(MAX).collect();
+    let mut out = String::with_capacity(s.len().min(MAX * 4));
+    for c in s.chars().take(MAX) {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
     if s.chars().nth(MAX).is_some() {
         out.push('…');
     }

@@ -58,16 +58,21 @@ enum Keep {
     AllBut(Vec<&'static Attribute>),
 }
 
-/// Parses the two query parameters. Never fails today (unknown names are
-/// skipped); the `Result` leaves room for limits without an API change.
+/// Most names one `attributes` or `excludedAttributes` list may hold. The
+/// schemas have fewer than 80 attributes and sub-attributes in all; the cap
+/// refuses a list built to make every rendered resource cost its length.
+pub const MAX_NAMES: usize = 200;
+
+/// Parses the two query parameters. Unknown names are skipped; a list of
+/// more than [`MAX_NAMES`] names is 400 `invalidValue`.
 pub fn parse(
     rt: &'static ResourceType,
     attributes: Option<&str>,
     excluded_attributes: Option<&str>,
 ) -> Result<Projection, ScimError> {
     let mode = match (given(attributes), given(excluded_attributes)) {
-        (Some(list), _) => Mode::Include(selectors(rt, list)),
-        (None, Some(list)) => Mode::Exclude(selectors(rt, list)),
+        (Some(list), _) => Mode::Include(selectors(rt, "attributes", list)?),
+        (None, Some(list)) => Mode::Exclude(selectors(rt, "excludedAttributes", list)?),
         (None, None) => Mode::Default,
     };
     Ok(Projection { rt, mode })
@@ -78,17 +83,34 @@ fn given(param: Option<&str>) -> Option<&str> {
     param.filter(|s| !s.trim().is_empty())
 }
 
-fn selectors(rt: &'static ResourceType, list: &str) -> Vec<Selector> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .filter_map(|name| rt.resolve(name))
-        .filter(|r| r.origin == Origin::Core)
-        .map(|r| Selector {
-            attr: r.attr,
-            sub: r.sub,
-        })
-        .collect()
+/// The distinct selectors of a list: each is then compared once per
+/// attribute of every resource rendered, so duplicates must not count.
+fn selectors(
+    rt: &'static ResourceType,
+    param: &str,
+    list: &str,
+) -> Result<Vec<Selector>, ScimError> {
+    let names = list.split(',').map(str::trim).filter(|s| !s.is_empty());
+    if names.clone().nth(MAX_NAMES).is_some() {
+        return Err(ScimError::invalid_value(format!(
+            "{param} lists more than {MAX_NAMES} names"
+        )));
+    }
+    let mut out: Vec<Selector> = Vec::new();
+    for resolved in names.filter_map(|name| rt.resolve(name)) {
+        let selector = Selector {
+            attr: resolved.attr,
+            sub: resolved.sub,
+        };
+        let same = |s: &Selector| {
+            std::ptr::eq(s.attr, selector.attr)
+                && s.sub.map(std::ptr::from_ref) == selector.sub.map(std::ptr::from_ref)
+        };
+        if resolved.origin == Origin::Core && !out.iter().any(same) {
+            out.push(selector);
+        }
+    }
+    Ok(out)
 }
 
 impl Projection {

@@ -23,7 +23,8 @@ use serde_json::{Map, Value, json};
 
 use crate::ScimError;
 use crate::datetime;
-use crate::dialect::{self, get_ci, present, quote, type_name};
+use crate::dialect::{self, clip, get_ci, present, quote, type_name};
+use crate::patch::MAX_VALUES;
 use crate::schema::{self, Attribute, AttributeType, Mutability, ResourceType};
 
 /// Longest accepted userName, in characters (the RFC 5321 path limit).
@@ -249,7 +250,18 @@ pub(crate) fn member_list_error(attr: &str, e: &dialect::MemberListError) -> Sci
         dialect::MemberListError::NotAList => ScimError::invalid_value(format!(
             "{attr} must be an array of {{\"value\": USER_ID}} objects"
         )),
+        dialect::MemberListError::TooMany { count } => too_many_members(*count),
     }
+}
+
+/// The error of a request that names more than
+/// [`crate::patch::MAX_MEMBERS_PER_REQUEST`] members.
+pub(crate) fn too_many_members(count: usize) -> ScimError {
+    ScimError::invalid_value(format!(
+        "this request names {count} members; at most {} are accepted in one request: send \
+         them in several requests",
+        crate::patch::MAX_MEMBERS_PER_REQUEST
+    ))
 }
 
 /// Validates a userName as an email address: pragmatic, not RFC 5322. One
@@ -633,7 +645,17 @@ impl Fields {
                 )));
             }
         };
-        // The same number listed twice is still one number.
+        // Refused before any per-item work: a body of 200,000 numbers must
+        // cost no more than reading it.
+        if list.len() > MAX_VALUES {
+            return Err(ScimError::invalid_value(format!(
+                "phoneNumbers has {} entries; at most one number is supported (and at most \
+                 {MAX_VALUES} entries accepted)",
+                list.len()
+            )));
+        }
+        // The same number listed twice is still one number (pairwise, but
+        // over at most MAX_VALUES entries).
         let mut distinct: Vec<&Value> = Vec::new();
         for item in list {
             if !distinct.contains(&item) {
@@ -739,9 +761,15 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// Adds a name to an ignored list once, up to [`MAX_IGNORED_NOTED`] names.
+/// Adds a name to an ignored list once, up to [`MAX_IGNORED_NOTED`] names,
+/// each clipped and with control characters escaped: the list goes to the
+/// provisioning log and an administrator's screen.
 pub(crate) fn note(ignored: &mut Vec<String>, name: String) {
-    if ignored.len() < MAX_IGNORED_NOTED && !ignored.contains(&name) {
+    if ignored.len() >= MAX_IGNORED_NOTED {
+        return;
+    }
+    let name = clip(&name);
+    if !ignored.contains(&name) {
         ignored.push(name);
     }
 }

@@ -530,6 +530,16 @@ proptest! {
         check_total(&GROUP, &input)?;
     }
 
+    /// Regression: a date-time value with a multi-byte character where its
+    /// offset starts made the date-time parser panic.
+    #[test]
+    fn parser_is_total_on_date_values_with_any_tail(tail in any::<String>()) {
+        let tail = tail.replace(['"', '\\'], "");
+        let input = format!("meta.created gt \"2026-01-01T00:00:00{tail}\"");
+        check_total(&USER, &input)?;
+        check_total(&GROUP, &input)?;
+    }
+
     #[test]
     fn parser_is_total_on_token_soup(input in token_soup()) {
         check_total(&USER, &input)?;

@@ -193,22 +193,57 @@ fn bad_path_syntax_is_invalid_path() {
 }
 
 #[test]
-fn unknown_and_read_only_paths_are_ignored_and_noted() {
+fn unknown_paths_and_derived_emails_are_ignored_and_noted() {
     let mut view = user();
     let ignored = apply(&mut view, json!([
         {"op": "replace", "path": "nickName", "value": "A"},
-        {"op": "replace", "path": "id", "value": "other"},
-        {"op": "replace", "path": "meta.lastModified", "value": "2020-01-01T00:00:00Z"},
-        {"op": "add", "path": "groups", "value": [{"value": "g"}]},
         {"op": "remove", "path": "emails"},
+        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@example.com"},
         {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R"},
         {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "value": {"department": "R"}},
         {"op": "replace", "path": "name.nick", "value": "x"},
+        // Read-only keys of a path-less value are ignored (Okta sends `id`).
+        {"op": "replace", "value": {"id": "u-1", "meta": {"version": "W/\"9\""}, "groups": []}},
     ]))
     .unwrap();
     assert_eq!(view, user());
-    assert_eq!(ignored.len(), 8, "{ignored:?}");
+    assert_eq!(ignored.len(), 9, "{ignored:?}");
     assert!(ignored.contains(&"nickName".to_owned()));
+}
+
+/// Regression (hardening): RFC 7644 §3.5.2 — an explicit path to a
+/// read-only attribute is 400 `mutability`, and no operation of the
+/// request applies.
+#[test]
+fn explicit_paths_to_read_only_attributes_are_refused() {
+    for path in [
+        "id",
+        "meta",
+        "meta.created",
+        "meta.lastModified",
+        "META.version",
+        "groups",
+        "groups[value eq \"g\"].display",
+    ] {
+        for op in ["add", "replace", "remove"] {
+            let err = refused(
+                json!([
+                    {"op": "replace", "path": "title", "value": "Changed"},
+                    {"op": op, "path": path, "value": "x"},
+                ]),
+                ScimType::Mutability,
+            );
+            assert!(err.detail.contains("read-only"), "{path}: {}", err.detail);
+        }
+    }
+    // The same on a group.
+    let request = patch::parse_patch(&body(json!([
+        {"op": "replace", "path": "id", "value": "other"}
+    ])))
+    .unwrap();
+    let mut group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G"});
+    let err = patch::apply(&GROUP, &mut group, &request).unwrap_err();
+    assert_eq!(err.scim_type, Some(ScimType::Mutability));
 }
 
 #[test]

@@ -232,14 +232,49 @@ fn order_is_kept_and_a_later_failure_discards_all() {
 
 #[test]
 fn users_have_no_member_operations() {
-    // `groups` on a user is read-only: ignored, and never a member op.
+    // `members` is no attribute of a user: ignored, never a member op.
     let request = patch::parse_patch(&json!({"Operations": [
-        {"op": "add", "path": "groups", "value": [{"value": "g-1"}]},
         {"op": "add", "path": "members", "value": [{"value": "u"}]}
     ]}))
     .unwrap();
     let mut view = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u", "userName": "a@b.co", "displayName": "A"});
     let out = patch::apply(&USER, &mut view, &request).unwrap();
     assert!(out.members.is_empty());
-    assert_eq!(out.ignored, vec!["groups", "members"]);
+    assert_eq!(out.ignored, vec!["members"]);
+    // `groups` is read-only: refused with `mutability`, never a member op.
+    let request = patch::parse_patch(&json!({"Operations": [
+        {"op": "add", "path": "groups", "value": [{"value": "g-1"}]}
+    ]}))
+    .unwrap();
+    let err = patch::apply(&USER, &mut view, &request).unwrap_err();
+    assert_eq!(err.scim_type, Some(ScimType::Mutability));
+}
+
+/// Regression (hardening): member ids are capped per operation and per
+/// request, before any per-id work, with a detail that says the limit.
+#[test]
+fn member_ids_are_capped_per_operation_and_per_request() {
+    use scimitar_proto::patch::MAX_MEMBERS_PER_REQUEST as MAX;
+    let list = |from: usize, n: usize| -> Value {
+        (from..from + n)
+            .map(|i| json!({"value": format!("u{i}")}))
+            .collect()
+    };
+    let ops = member_ops(json!([{"op": "add", "path": "members", "value": list(0, MAX)}]));
+    assert!(matches!(&ops[..], [MemberOp::Add(ids)] if ids.len() == MAX));
+    for operations in [
+        json!([{"op": "add", "path": "members", "value": list(0, MAX + 1)}]),
+        json!([{"op": "replace", "path": "members", "value": list(0, 100_000)}]),
+        json!([
+            {"op": "add", "path": "members", "value": list(0, MAX / 2 + 1)},
+            {"op": "remove", "path": "members", "value": list(0, MAX / 2)},
+        ]),
+    ] {
+        let err = refused(operations, ScimType::InvalidValue);
+        assert!(
+            err.detail.contains(&format!("at most {MAX}")),
+            "{}",
+            err.detail
+        );
+    }
 }

@@ -138,3 +138,28 @@ fn unknown_and_extension_names_are_skipped() {
     let p = projection::parse(&USER, None, Some("nickName,name.nope")).unwrap();
     assert_eq!(project(&p), user());
 }
+
+/// Regression (hardening): a 4 MB `.search` body listing one name hundreds
+/// of thousands of times cost 1.6 s, each copy compared for every attribute
+/// of every resource. Lists are capped, and duplicates count once.
+#[test]
+fn attribute_lists_are_capped_and_deduplicated() {
+    let too_many = vec!["userName"; projection::MAX_NAMES + 1].join(",");
+    for (attrs, excluded) in [
+        (Some(too_many.as_str()), None),
+        (None, Some(too_many.as_str())),
+    ] {
+        let err = projection::parse(&USER, attrs, excluded).unwrap_err();
+        assert_eq!(err.scim_type, Some(scimitar_proto::ScimType::InvalidValue));
+        assert!(err.detail.contains("more than 200"), "{}", err.detail);
+    }
+    let repeated = vec!["userName"; projection::MAX_NAMES].join(",");
+    let many = projection::parse(&USER, Some(&repeated), None).unwrap();
+    let one = projection::parse(&USER, Some("userName"), None).unwrap();
+    assert_eq!(project(&many), project(&one));
+    assert_eq!(
+        format!("{many:?}"),
+        format!("{one:?}"),
+        "duplicates are kept once"
+    );
+}

@@ -396,3 +396,69 @@ fn a_flood_of_unknown_keys_is_noted_boundedly() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+/// Regression (hardening): 200,000 numbers in one POST were compared pair
+/// by pair, 36 s of CPU on an async worker. The list is refused by its
+/// length, before any per-item work.
+#[test]
+fn a_huge_phone_list_is_refused_before_any_per_item_work() {
+    let phones: Vec<Value> = (0..200_000)
+        .map(|i| json!({"value": format!("+4670{i:07}")}))
+        .collect();
+    let err = invalid_value(&user(json!({ "phoneNumbers": phones })));
+    assert!(err.detail.contains("200000 entries"), "{}", err.detail);
+    // Repeats of one number below the cap still collapse into one.
+    let same: Vec<Value> = (0..100).map(|_| json!({"value": "+46701234567"})).collect();
+    let parsed = parse_user(&user(json!({ "phoneNumbers": same }))).unwrap();
+    assert_eq!(parsed.value.attrs.phone.unwrap().value, "+46701234567");
+}
+
+/// Regression (hardening): a group body may name at most
+/// `MAX_MEMBERS_PER_REQUEST` members; a larger list is refused by its
+/// length, with a detail that says the limit.
+#[test]
+fn group_member_lists_are_capped_per_request() {
+    use scimitar_proto::patch::MAX_MEMBERS_PER_REQUEST;
+    let members =
+        |n: usize| -> Value { (0..n).map(|i| json!({"value": format!("u{i}")})).collect() };
+    let ok = parse_group(&json!({"displayName": "G", "members": members(MAX_MEMBERS_PER_REQUEST)}))
+        .unwrap();
+    assert_eq!(
+        ok.value.members.map(|m| m.len()),
+        Some(MAX_MEMBERS_PER_REQUEST)
+    );
+    for n in [MAX_MEMBERS_PER_REQUEST + 1, 100_000] {
+        let err = parse_group(&json!({"displayName": "G", "members": members(n)})).unwrap_err();
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
+        assert!(
+            err.detail
+                .contains(&format!("at most {MAX_MEMBERS_PER_REQUEST}")),
+            "{}",
+            err.detail
+        );
+    }
+}
+
+/// Ignored names go to the provisioning log: a huge or control-laden key
+/// is clipped and escaped there.
+#[test]
+fn ignored_names_are_clipped_and_escaped() {
+    let long = "k".repeat(100_000);
+    let body = user(json!({ long.clone(): 1, "bad\u{0}key": 2 }));
+    let parsed = parse_user(&body).unwrap();
+    assert!(
+        parsed.ignored.iter().all(|n| n.chars().count() <= 121),
+        "{:?}",
+        parsed.ignored
+    );
+    assert!(
+        parsed.ignored.iter().all(|n| !n.contains('\0')),
+        "{:?}",
+        parsed.ignored
+    );
+    assert!(
+        parsed.ignored.contains(&"bad\\u{0}key".to_owned()),
+        "{:?}",
+        parsed.ignored
+    );
+}

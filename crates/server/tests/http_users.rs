@@ -980,23 +980,40 @@ async fn malformed_patch_requests_are_400(app: &TestApp) {
     assert_eq!(app.get(&path).await.status, 200);
 }
 
-async fn patch_of_read_only_id_is_ignored(app: &TestApp) {
-    // Okta sends the id back in no-path replaces; it is read-only, so it
-    // is ignored rather than refused.
+async fn patch_of_read_only_paths_is_refused_but_no_path_id_is_accepted(app: &TestApp) {
     let id = app.create_user("readonly@example.com").await;
     let path = app.scim(&format!("/Users/{id}"));
+    // Okta sends the id back in no-path replaces: ignored, not refused.
     let res = app
         .request(
             "PATCH",
             &path,
             Some(patch_op(
-                json!([{"op": "replace", "path": "id", "value": "x"}]),
+                json!([{"op": "replace", "value": {"id": id, "title": "Kept"}}]),
             )),
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["id"], id.as_str());
-    assert_eq!(app.get(&path).await.body["id"], id.as_str());
+    // An explicit path to a read-only attribute is 400 mutability (RFC 7644
+    // §3.5.2), and no operation of the request applies.
+    for read_only in ["id", "meta.created", "groups"] {
+        let res = app
+            .request(
+                "PATCH",
+                &path,
+                Some(patch_op(json!([
+                    {"op": "replace", "path": "title", "value": "Changed"},
+                    {"op": "replace", "path": read_only, "value": "x"}
+                ]))),
+            )
+            .await;
+        assert_eq!(res.status, 400, "{read_only}: {}", res.text);
+        assert_eq!(res.body["scimType"], "mutability");
+    }
+    let now = app.get(&path).await.body;
+    assert_eq!(now["id"], id.as_str());
+    assert_eq!(now["title"], "Kept");
 }
 
 async fn patch_with_stale_if_match_is_412(app: &TestApp) {
@@ -1100,7 +1117,7 @@ backends!(
     entra_add_work_phone_by_value_path,
     failing_patch_operation_leaves_the_user_unchanged,
     malformed_patch_requests_are_400,
-    patch_of_read_only_id_is_ignored,
+    patch_of_read_only_paths_is_refused_but_no_path_id_is_accepted,
     patch_with_stale_if_match_is_412,
     patch_unknown_user_is_404,
     delete_deprovisions_then_404_and_repost_gets_a_new_id,

@@ -17,9 +17,9 @@ use scimitar_core::Store;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
 use scimitar_core::model::{
     ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    NewGroup, Page, Session, Subaccount, Tenant, User,
+    Micros, NewGroup, Page, Session, Subaccount, Tenant, User,
 };
-use scimitar_core::store::{Administration, Directory, Journal, Sessions};
+use scimitar_core::store::{Administration, Directory, Expiring, Journal, Sessions};
 use scimitar_core::testing::Backend;
 use scimitar_proto::resource::UserAttributes;
 use serde_json::json;
@@ -166,6 +166,9 @@ impl Sessions for Counting {
     async fn introspect_session(&self, token: &str) -> Result<Option<Session>> {
         self.inner.introspect_session(token).await
     }
+    async fn revoke_session(&self, token: &str) -> Result<bool> {
+        self.inner.revoke_session(token).await
+    }
 }
 
 #[async_trait]
@@ -183,6 +186,12 @@ impl Journal for Counting {
     }
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
         self.inner.provisioning_log(tenant, limit).await
+    }
+    async fn prune(&self, what: Expiring, before: Micros, limit: u32) -> Result<u64> {
+        self.inner.prune(what, before, limit).await
+    }
+    async fn database_bytes(&self) -> Result<u64> {
+        self.inner.database_bytes().await
     }
 }
 

@@ -20,6 +20,9 @@ type Db = sqlx::Postgres;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The size of the database on disk, in bytes.
+const DATABASE_BYTES: &str = "SELECT pg_database_size(current_database())";
+
 /// Connects to and migrates the database at `url` (`postgres://…`).
 pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
     // No statement waits for ever: a lock held by a stuck session, or a
@@ -49,6 +52,8 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
     Ok(PostgresStore {
         read: pool.clone(),
         write: pool,
+        // A quarter of the pool: a tenant's burst leaves room for others.
+        gate: std::sync::Arc::new(crate::gate::TenantGate::new(4)),
     })
 }
 

@@ -3,7 +3,8 @@
 //! the storage traits in `common.rs` retry it when the database reports a
 //! transient conflict between concurrent transactions.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::MemberOp;
@@ -44,6 +45,37 @@ impl SqlStore {
                      was applied"
                 ))));
             }
+        }
+        Ok(())
+    }
+
+    /// Bumps the versions of rows whose membership lists changed as a side
+    /// effect (a user's `groups`, a group's `members`), so an ETag never
+    /// answers 304 with stale memberships. Ids are sorted so concurrent
+    /// transactions lock rows in one order; the cost is the ids changed,
+    /// never the size of a group.
+    async fn touch(
+        tx: &mut Tx,
+        table: &'static str,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> Result<()> {
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort_unstable();
+        let at = now();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE {table} SET version = version + 1, last_modified = $1 \
+                 WHERE tenant_id = $2 AND id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(at)
+                .bind(tenant.as_str());
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            q.execute(&mut **tx).await.map_err(db)?;
         }
         Ok(())
     }
@@ -108,23 +140,22 @@ impl SqlStore {
     }
 
     /// Applies member set operations in order; returns (added, removed) net
-    /// of each other, for the events.
+    /// of each other, for the events. Linear in the ids named: adding and
+    /// removing the same 10,000 ids costs what its two halves cost.
     async fn apply_member_ops(
         tx: &mut Tx,
         tenant: &TenantId,
         group: &GroupId,
         ops: &[MemberOp],
     ) -> Result<(Vec<String>, Vec<String>)> {
-        let mut added: Vec<String> = Vec::new();
-        let mut removed: Vec<String> = Vec::new();
+        let mut net = NetChange::default();
         for op in ops {
-            let (plus, minus) = match op {
-                MemberOp::Add(ids) => (
-                    Self::add_members(tx, tenant, group, &dedup(ids)).await?,
-                    vec![],
-                ),
+            match op {
+                MemberOp::Add(ids) => {
+                    net.added(Self::add_members(tx, tenant, group, &dedup(ids)).await?);
+                }
                 MemberOp::Remove(ids) => {
-                    (vec![], Self::remove_members(tx, group, &dedup(ids)).await?)
+                    net.removed(Self::remove_members(tx, group, &dedup(ids)).await?);
                 }
                 MemberOp::Replace(ids) => {
                     let ids = dedup(ids);
@@ -139,24 +170,14 @@ impl SqlStore {
                     let back = Self::add_members(tx, tenant, group, &ids).await?;
                     let kept: HashSet<&String> = gone.iter().collect();
                     let fresh: HashSet<&String> = ids.iter().collect();
-                    (
-                        back.iter()
-                            .filter(|id| !kept.contains(id))
-                            .cloned()
-                            .collect(),
-                        gone.iter()
-                            .filter(|id| !fresh.contains(id))
-                            .cloned()
-                            .collect(),
-                    )
+                    let plus = back.iter().filter(|id| !kept.contains(id)).cloned();
+                    let minus = gone.iter().filter(|id| !fresh.contains(id)).cloned();
+                    net.added(plus.collect());
+                    net.removed(minus.collect());
                 }
-            };
-            removed.retain(|id| !plus.contains(id));
-            added.retain(|id| !minus.contains(id));
-            added.extend(plus);
-            removed.extend(minus);
+            }
         }
-        Ok((added, removed))
+        Ok(net.finish())
     }
 
     pub(super) async fn create_user_once(
@@ -263,6 +284,16 @@ impl SqlStore {
         expected_version: Option<i64>,
     ) -> Result<()> {
         let mut tx = begin_write(&self.write).await.map_err(db)?;
+        // Rows are locked groups first, then users, in every transaction
+        // that takes both (a group change bumps its group, then its
+        // members): so the user's groups are bumped before the user.
+        let groups: Vec<String> =
+            sqlx::query_scalar("SELECT group_id FROM memberships WHERE user_id = $1")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        Self::touch(&mut tx, "groups", tenant, &groups).await?;
         bump(
             &mut tx,
             "users",
@@ -272,12 +303,17 @@ impl SqlStore {
             expected_version,
         )
         .await?;
-        let groups: Vec<String> =
+        let gone: Vec<String> =
             sqlx::query_scalar("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
                 .bind(id.as_str())
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
+        // A membership that appeared in between (PostgreSQL).
+        let seen: HashSet<&String> = groups.iter().collect();
+        let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
+        Self::touch(&mut tx, "groups", tenant, &late).await?;
+        let groups = gone;
         let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -327,6 +363,8 @@ impl SqlStore {
         )
         .await?;
         let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
+        Self::touch(&mut tx, "users", tenant, &added).await?;
+        Self::touch(&mut tx, "users", tenant, &removed).await?;
         // Events last: appending one serialises the rest of the transaction
         // with every other writer's (see `record`).
         if change.display_name.is_some() || change.external_id.is_some() {
@@ -379,6 +417,16 @@ impl SqlStore {
             expected_version,
         )
         .await?;
+        // Its members' `groups` lose it.
+        sqlx::query(
+            "UPDATE users SET version = version + 1, last_modified = $1 \
+             WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $2)",
+        )
+        .bind(now())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         let members = sqlx::query("DELETE FROM memberships WHERE group_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -437,6 +485,49 @@ impl SqlStore {
         .await?;
         tx.commit().await.map_err(db)?;
         self.fetch_group_by_id(id.as_str(), None).await
+    }
+}
+
+/// The net effect of a sequence of member operations: for each user id,
+/// whether it ended up added or removed, in the order first touched.
+#[derive(Default)]
+struct NetChange {
+    state: HashMap<String, (usize, bool)>,
+    touched: usize,
+}
+
+impl NetChange {
+    fn added(&mut self, ids: Vec<String>) {
+        self.apply(ids, true);
+    }
+
+    fn removed(&mut self, ids: Vec<String>) {
+        self.apply(ids, false);
+    }
+
+    /// An id added then removed (or the reverse) cancels out.
+    fn apply(&mut self, ids: Vec<String>, added: bool) {
+        for id in ids {
+            self.touched += 1;
+            let next = self.touched;
+            match self.state.entry(id) {
+                Entry::Occupied(e) if e.get().1 != added => {
+                    e.remove();
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(e) => {
+                    e.insert((next, added));
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> (Vec<String>, Vec<String>) {
+        let mut all: Vec<(String, (usize, bool))> = self.state.into_iter().collect();
+        all.sort_unstable_by_key(|(_, (order, _))| *order);
+        let (added, removed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, (_, a))| *a);
+        let ids = |v: Vec<(String, (usize, bool))>| v.into_iter().map(|(id, _)| id).collect();
+        (ids(added), ids(removed))
     }
 }
 

@@ -18,6 +18,7 @@
 //! becomes `Unavailable`: a client never sees a race as a 500.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use scimitar_proto::ScimError;
@@ -26,16 +27,17 @@ use serde_json::json;
 use sqlx::{AssertSqlSafe, Pool, Row, Transaction};
 use subtle::ConstantTimeEq;
 
-use super::{Db, begin_write, is_conflict, is_unavailable, lock_outbox};
+use super::{DATABASE_BYTES, Db, begin_write, is_conflict, is_unavailable, lock_outbox};
 use crate::error::{CoreError, Result};
+use crate::gate::TenantGate;
 use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
 use crate::model::{
     ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    NewGroup, Page, Session, Stamp, Subaccount, Tenant, User, now,
+    Micros, NewGroup, Page, Session, Stamp, Subaccount, Tenant, User, now,
 };
 use crate::rules;
 use crate::sql::filter::{self, Bind, Resource};
-use crate::store::{Administration, Directory, Journal, Sessions, Store};
+use crate::store::{Administration, Directory, Expiring, Journal, Sessions, Store};
 
 #[path = "changes.rs"]
 mod changes;
@@ -49,10 +51,13 @@ type Tx = Transaction<'static, Db>;
 const CHUNK: usize = 500;
 
 /// A store over one database. `read` and `write` may be the same pool.
+/// SCIM writes pass each tenant's [`TenantGate`] first, so one tenant's
+/// burst never queues ahead of another tenant's write.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) read: Pool<Db>,
     pub(super) write: Pool<Db>,
+    pub(super) gate: Arc<TenantGate>,
 }
 
 fn db(err: sqlx::Error) -> CoreError {
@@ -823,6 +828,7 @@ fn user_name_clash(err: sqlx::Error, user_name: &str) -> CoreError {
 #[async_trait]
 impl Directory for SqlStore {
     async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User> {
+        let _pass = self.gate.enter(tenant).await?;
         retry_conflicts(|| self.create_user_once(tenant, attrs.clone())).await
     }
 
@@ -833,6 +839,7 @@ impl Directory for SqlStore {
         attrs: UserAttributes,
         expected_version: Option<i64>,
     ) -> Result<User> {
+        let _pass = self.gate.enter(tenant).await?;
         retry_conflicts(|| self.replace_user_once(tenant, id, attrs.clone(), expected_version))
             .await
     }
@@ -843,6 +850,7 @@ impl Directory for SqlStore {
         id: &UserId,
         expected_version: Option<i64>,
     ) -> Result<()> {
+        let _pass = self.gate.enter(tenant).await?;
         retry_conflicts(|| self.deprovision_user_once(tenant, id, expected_version)).await
     }
 
@@ -853,6 +861,7 @@ impl Directory for SqlStore {
         change: GroupChange,
         expected_version: Option<i64>,
     ) -> Result<Group> {
+        let _pass = self.gate.enter(tenant).await?;
         retry_conflicts(|| self.change_group_scim_once(tenant, id, &change, expected_version)).await
     }
 
@@ -862,6 +871,7 @@ impl Directory for SqlStore {
         id: &GroupId,
         expected_version: Option<i64>,
     ) -> Result<()> {
+        let _pass = self.gate.enter(tenant).await?;
         retry_conflicts(|| self.delete_group_once(tenant, id, expected_version)).await
     }
 
@@ -988,6 +998,18 @@ impl Sessions for SqlStore {
         .map_err(db)?;
         row.as_ref().map(session_from_row).transpose().map_err(db)
     }
+
+    async fn revoke_session(&self, token: &str) -> Result<bool> {
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(rules::hash_secret(token))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
 }
 
 #[async_trait]
@@ -1045,6 +1067,36 @@ impl Journal for SqlStore {
         Ok(())
     }
 
+    async fn prune(&self, what: Expiring, before: Micros, limit: u32) -> Result<u64> {
+        let (table, key, column) = match what {
+            Expiring::ProvisioningLog => ("provisioning_log", "id", "time"),
+            Expiring::Events => ("events", "seq", "created"),
+            Expiring::Sessions => ("sessions", "id", "expires"),
+        };
+        let sql = format!(
+            "DELETE FROM {table} WHERE {key} IN \
+             (SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
+        );
+        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let deleted = sqlx::query(AssertSqlSafe(sql))
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(deleted)
+    }
+
+    async fn database_bytes(&self) -> Result<u64> {
+        let bytes: i64 = sqlx::query_scalar(DATABASE_BYTES)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
         let rows = sqlx::query(
             "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored \
@@ -1064,11 +1116,15 @@ impl Journal for SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    /// Reads, and begins (then rolls back) a write transaction: a writer
+    /// that cannot start one is not ready, whatever reads say.
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.read)
             .await
             .map_err(db)?;
+        let tx = begin_write(&self.write).await.map_err(db)?;
+        tx.rollback().await.map_err(db)?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@
 
 use scimitar_proto::ScimError;
 use scimitar_proto::filter::{CompValue, CompareOp, Filter};
-use scimitar_proto::schema::ResolvedAttr;
+use scimitar_proto::schema::{Origin, ResolvedAttr};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +42,6 @@ enum Target {
     },
     /// One element per membership row: evaluated inside `EXISTS`.
     Membership(Link),
-    /// Recognised but never stored (the ignored enterprise extension).
-    Absent,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,9 +128,45 @@ pub fn sort_column(resource: Resource, attr: &ResolvedAttr) -> Option<&'static s
     }
 }
 
+/// The attributes a filter can name, for the error that refuses another.
+fn filterable(resource: Resource) -> &'static str {
+    match resource {
+        Resource::User => {
+            "id, externalId, userName, displayName, title, active, name.formatted, \
+             name.familyName, name.givenName, name.middleName, name.honorificPrefix, \
+             name.honorificSuffix, emails.value, emails.type, emails.primary, \
+             phoneNumbers.value, phoneNumbers.type, phoneNumbers.primary, groups.value, \
+             groups.display, meta.created, meta.lastModified, meta.resourceType"
+        }
+        Resource::Group => {
+            "id, externalId, displayName, members.value, members.display, meta.created, \
+             meta.lastModified, meta.resourceType"
+        }
+    }
+}
+
+/// Refuses a filter on an attribute that is not stored. Answering it with
+/// "no match" instead would make an identity provider that matches on it
+/// conclude the user does not exist, create a duplicate and loop on 409.
+fn unfilterable(resource: Resource, attr: &ResolvedAttr) -> ScimError {
+    let why = if attr.is_ignored() {
+        "this service does not store it"
+    } else {
+        "it is not stored in a form that can be searched"
+    };
+    let name = match attr.origin {
+        Origin::IgnoredExtension(schema) => format!("{}:{}", schema.id, attr.dotted()),
+        Origin::Core => attr.dotted(),
+    };
+    ScimError::invalid_filter(format!(
+        "the attribute '{name}' cannot be used in a filter: {why}. Attributes that can be: {}",
+        filterable(resource)
+    ))
+}
+
 fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> {
     if attr.is_ignored() {
-        return Ok(Target::Absent);
+        return Err(unfilterable(resource, attr));
     }
     let text = |col, ci| Ok(Target::Text { col, ci });
     let sub = attr.sub.map(|s| s.name);
@@ -168,12 +202,7 @@ fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> 
         (Resource::Group, "members", Some(_)) => Ok(Target::Membership(Link::Members)),
         _ => Err(()),
     };
-    found.map_err(|()| {
-        ScimError::invalid_filter(format!(
-            "the attribute '{}' cannot be used in a filter",
-            attr.dotted()
-        ))
-    })
+    found.map_err(|()| unfilterable(resource, attr))
 }
 
 fn constant(value: Const, guard: Option<&'static str>) -> Result<Target, ()> {
@@ -222,7 +251,7 @@ impl Condition {
                 self.leaf(resource, element, attr, Some((*op, value)))?
             }
             Filter::ValuePath(attr, inner) => match (resource, attr.attr.name) {
-                _ if attr.is_ignored() => self.sql.push_str(FALSE),
+                _ if attr.is_ignored() => return Err(unfilterable(resource, attr)),
                 (Resource::Group, "members") | (Resource::User, "groups") if element.is_none() => {
                     let link = if resource == Resource::Group {
                         Link::Members
@@ -260,12 +289,9 @@ impl Condition {
         let mut found = target(resource, attr)?;
         if let (Some(link), Target::Membership(_)) = (element, found) {
             let sub = attr.sub.map_or("value", |s| s.name);
-            found = link.element(sub).ok_or_else(|| {
-                ScimError::invalid_filter(format!(
-                    "the attribute '{}' cannot be used in a filter",
-                    attr.dotted()
-                ))
-            })?;
+            found = link
+                .element(sub)
+                .ok_or_else(|| unfilterable(resource, attr))?;
         }
         if let Target::Membership(link) = found {
             self.sql.push_str(link.exists_prefix());
@@ -307,8 +333,7 @@ impl Condition {
             return Ok(());
         }
         if subs.is_empty() {
-            self.sql.push_str(FALSE);
-            return Ok(());
+            return Err(unfilterable(resource, attr));
         }
         self.sql.push('(');
         for (i, sub) in subs.iter().enumerate() {
@@ -335,7 +360,6 @@ impl Condition {
             ))
         };
         match found {
-            Target::Absent => Ok(if op == CompareOp::Ne { TRUE } else { FALSE }.to_owned()),
             Target::Constant { value: c, guard } => {
                 let holds = compare_constant(c, op, value).ok_or_else(mismatch)?;
                 Ok(match (holds, guard) {
@@ -388,7 +412,7 @@ fn present(found: Target) -> String {
         Target::Time(col) => format!("({col} IS NOT NULL)"),
         Target::Constant { guard: Some(g), .. } => format!("({g})"),
         Target::Constant { guard: None, .. } => TRUE.to_owned(),
-        Target::Absent | Target::Membership(_) => FALSE.to_owned(),
+        Target::Membership(_) => FALSE.to_owned(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Transaction};
+use sqlx::{Connection, Pool, Transaction};
 
 #[path = "../sql/common.rs"]
 #[allow(
@@ -25,6 +25,10 @@ type Db = sqlx::Sqlite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The size of the database file, in bytes (its WAL aside).
+const DATABASE_BYTES: &str =
+    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+
 /// Opens (creating if needed) and migrates the database at `url`
 /// (`sqlite://path` or `sqlite::memory:`).
 pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
@@ -38,9 +42,26 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         // matching uses lower-cased shadow columns instead.
         .pragma("case_sensitive_like", "ON");
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory {
+        create_private(options.get_filename())?;
+    }
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // A transaction dropped without commit queues its rollback;
+                // a ping runs after it. If the connection is still inside a
+                // transaction then (SQLite rolled back on its own after a
+                // full disk or an I/O error, so sqlx's ROLLBACK failed), it
+                // is closed instead of being reused: the pool opens a fresh
+                // one, and writes resume once the fault is gone.
+                if conn.is_in_transaction() {
+                    let _ = conn.ping().await;
+                }
+                Ok(!conn.is_in_transaction())
+            })
+        })
         .connect_with(options.clone())
         .await?;
     MIGRATOR.run(&write).await?;
@@ -54,7 +75,27 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
             .connect_with(options)
             .await?
     };
-    Ok(SqliteStore { read, write })
+    Ok(SqliteStore {
+        read,
+        write,
+        // One writer: a tenant's second write would only queue for it.
+        gate: std::sync::Arc::new(crate::gate::TenantGate::new(1)),
+    })
+}
+
+/// Creates the database file readable by its owner only (0600) when it
+/// does not exist yet: it holds every tenant's users and key hashes.
+/// SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
@@ -67,15 +108,17 @@ async fn lock_outbox(_tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Errors that mean "the database is busy or gone; try again".
+/// Errors that mean "the database is busy, gone or out of room; try
+/// again": answered 503 with `Retry-After`, never 500.
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR,
+        // SQLITE_FULL, SQLITE_CANTOPEN and their extended codes.
         sqlx::Error::Database(e) => e
             .code()
             .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13 | 14)),
         _ => false,
     }
 }
@@ -84,4 +127,28 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
 /// transaction is ever aborted for a conflict with another one.
 fn is_conflict(_err: &sqlx::Error) -> bool {
     false
+}
+
+#[cfg(feature = "testing")]
+impl SqliteStore {
+    /// Caps the database file at `pages` pages on the writer connection
+    /// (`PRAGMA max_page_count`), so a test can make the disk "full"
+    /// without a mount; `None` lifts the cap.
+    pub async fn set_max_page_count(&self, pages: Option<u32>) -> Result<(), sqlx::Error> {
+        let pages = pages.map_or(u32::MAX.into(), i64::from);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The pages the database file has now.
+    pub async fn page_count(&self) -> Result<u32, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
 }

@@ -84,6 +84,7 @@ fn remove(
                     Value::Array(items) => items.iter().collect(),
                     one => vec![one],
                 };
+                check_len(&drop, name)?;
                 let drop: Vec<Value> = drop
                     .into_iter()
                     .map(|d| element_key(d).cloned().unwrap_or_else(|| d.clone()))

@@ -9,11 +9,11 @@
 
 use serde_json::Value;
 
-use super::{MemberOp, PatchOpKind, PatchOutcome, Target};
+use super::{MAX_MEMBERS_PER_REQUEST, MemberOp, PatchOpKind, PatchOutcome, Target};
 use crate::ScimError;
 use crate::dialect;
 use crate::filter::{CompValue, CompareOp, Filter};
-use crate::resource::{MAX_STRING_CHARS, check_string, member_list_error, note};
+use crate::resource::{MAX_STRING_CHARS, check_string, member_list_error, note, too_many_members};
 
 pub(super) fn apply(
     op: PatchOpKind,
@@ -75,6 +75,16 @@ fn push(outcome: &mut PatchOutcome, op: MemberOp) -> Result<(), ScimError> {
     let ids = match &op {
         MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids,
     };
+    let named: usize = outcome
+        .members
+        .iter()
+        .map(|op| match op {
+            MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids.len(),
+        })
+        .sum();
+    if named + ids.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(too_many_members(named + ids.len()));
+    }
     for id in ids {
         check_string("members.value", id, MAX_STRING_CHARS)?;
     }

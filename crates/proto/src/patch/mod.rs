@@ -54,13 +54,18 @@
 //!   removal, generalised. Without a value the attribute is removed.
 //! - A value filter on a single-valued attribute (`name[...]`) is 400
 //!   `invalidPath`: there are no elements to select.
-//! - Read-only attributes (`id`, `meta`, `emails`, `groups`) and unknown
-//!   attributes (and everything in the ignored enterprise extension) are
-//!   ignored and reported in [`PatchOutcome::ignored`], as in a POST body:
-//!   Entra keeps sending `emails[type eq "work"].value` and enterprise
-//!   paths whatever the mapping says. Keys of a path-less value that are not
-//!   even valid paths are ignored likewise; an explicit `path` that is not
-//!   valid is 400 `invalidPath`.
+//! - An explicit `path` to a read-only attribute (`id`, `meta`,
+//!   `meta.created`, `groups`) is 400 `mutability` and the whole request is
+//!   refused (§3.5.2). Two exceptions are ignored and reported in
+//!   [`PatchOutcome::ignored`] instead: `emails`, which is read-only here
+//!   only because it is derived from userName, and Entra keeps sending
+//!   `emails[type eq "work"].value` whatever the mapping says; and
+//!   read-only keys of a path-less value object (Okta sends the resource's
+//!   own `id` and `meta` on every group update).
+//! - Unknown attributes (and everything in the ignored enterprise
+//!   extension) are ignored and reported, as in a POST body. Keys of a
+//!   path-less value that are not even valid paths are ignored likewise; an
+//!   explicit `path` that is not valid is 400 `invalidPath`.
 //! - `phoneNumbers` is immutable in the published schema; that rule needs the
 //!   stored value and is enforced by the server after re-parsing.
 
@@ -85,6 +90,13 @@ pub const MAX_OPERATIONS: usize = 1000;
 /// without a cap, adding N values costs N² comparisons (each new value is
 /// looked up among the existing ones), and an 800 kB body ran for minutes.
 pub const MAX_VALUES: usize = 100;
+
+/// Most member ids one request may name, in one operation or all of them
+/// together (PATCH), or in a group's `members` (PUT). Entra sends at most
+/// a few hundred per request and Okta one; the cap bounds the work and the
+/// time one request holds the database's writer, so one tenant's bulk
+/// change cannot stall another tenant's writes.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
 
 /// The PATCH message URN (RFC 7644 §3.5.2).
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -384,6 +396,12 @@ impl Ctx<'_> {
         }
         let read_only = |a: &Attribute| a.mutability == crate::schema::Mutability::ReadOnly;
         if read_only(target.attr) || target.sub.is_some_and(read_only) {
+            if source == Source::Path && target.attr.name != "emails" {
+                return Err(ScimError::mutability(format!(
+                    "{} is read-only and cannot be changed",
+                    dialect::clip(path)
+                )));
+            }
             self.ignore(path);
             return Ok(());
         }
