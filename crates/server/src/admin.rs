@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::app::require_operator;
+use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
 use crate::extract::{QueryPairs, ScimJson};
 
@@ -47,22 +47,67 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/users", get(list_users))
         .route("/admin/v1/tenants/{tenant}/log", get(provisioning_log))
         .route("/admin/v1/events", get(events))
-        .route_layer(middleware::from_fn_with_state(state, require_operator))
+        .route_layer(middleware::from_fn_with_state(
+            (state, Scope::Admin),
+            require_token,
+        ))
 }
 
 fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
     scim_json(status, &serde_json::to_value(value).unwrap_or(Value::Null))
 }
 
+/// Longest name, label or region an administrator may give, in characters.
+const MAX_NAME_CHARS: usize = 256;
+
+/// An id from a path or a body. Ids are UUIDs the server assigned, so
+/// anything else names nothing: 404 before any SQL (PostgreSQL would
+/// refuse a NUL, for one).
+fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
+    if uuid::Uuid::try_parse(&raw).is_ok() {
+        Ok(T::from(raw))
+    } else {
+        Err(ApiError::not_found(format!("no such {what}")))
+    }
+}
+
+/// Checks a stored text an administrator sent: its length, and no control
+/// characters (a NUL cannot even be stored on PostgreSQL).
+fn checked(name: &str, value: String) -> Result<String, ScimError> {
+    let max = if name == "externalId" {
+        scimitar_proto::resource::MAX_STRING_CHARS
+    } else {
+        MAX_NAME_CHARS
+    };
+    if value.chars().count() > max {
+        return Err(ScimError::invalid_value(format!(
+            "'{name}' is longer than {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "'{name}' contains a control character"
+        )));
+    }
+    Ok(value)
+}
+
 /// An optional string field; `null` and absent both give `None`.
 fn optional_string(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => checked(name, s.clone()).map(Some),
         Some(_) => Err(ScimError::invalid_value(format!(
             "'{name}' must be a string"
         ))),
     }
+}
+
+/// An optional id field of a body; a value that is no id is 404.
+fn optional_id<T: From<String>>(body: &Value, name: &str, what: &str) -> ApiResult<Option<T>> {
+    optional_string(body, name)?
+        .map(|raw| id(raw, what))
+        .transpose()
 }
 
 fn required_string(body: &Value, name: &str) -> Result<String, ScimError> {
@@ -76,7 +121,7 @@ fn change_of(body: &Value, name: &str) -> Result<Option<Option<String>>, ScimErr
     match body.get(name) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(Value::String(s)) => checked(name, s.clone()).map(|s| Some(Some(s))),
         Some(_) => Err(ScimError::invalid_value(format!(
             "'{name}' must be a string or null"
         ))),
@@ -90,18 +135,27 @@ fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
-fn query_number<T: std::str::FromStr>(
+/// A number parameter from 0 to `max` (larger ones would overflow the
+/// database's integers).
+fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
     query: &[(String, String)],
     name: &str,
     default: T,
+    max: T,
 ) -> Result<T, ScimError> {
-    match query_value(query, name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ScimError::invalid_value(format!("'{name}' must be a number"))),
+    let Some(v) = query_value(query, name) else {
+        return Ok(default);
+    };
+    match v.trim().parse::<T>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(ScimError::invalid_value(format!(
+            "'{name}' must be a whole number from 0 to {max}"
+        ))),
     }
 }
+
+/// The largest offset or sequence number asked for.
+const MAX_POSITION: i64 = i64::MAX / 2;
 
 async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(ok(StatusCode::OK, &state.store().list_tenants().await?))
@@ -124,9 +178,10 @@ async fn get_tenant(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().get_tenant(&TenantId(tenant)).await?,
+        &state.store().get_tenant(&tenant).await?,
     ))
 }
 
@@ -134,7 +189,7 @@ async fn list_subaccounts(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
+    let tenant: TenantId = id(tenant, "tenant")?;
     state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
@@ -147,11 +202,12 @@ async fn create_subaccount(
     Path(tenant): Path<String>,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
     let name = required_string(&body, "name")?;
-    let parent = optional_string(&body, "parentId")?.map(SubaccountId);
+    let parent: Option<SubaccountId> = optional_id(&body, "parentId", "parent subaccount")?;
     let sub = state
         .store()
-        .create_subaccount(&TenantId(tenant), &name, parent.as_ref())
+        .create_subaccount(&tenant, &name, parent.as_ref())
         .await?;
     Ok(ok(StatusCode::CREATED, &sub))
 }
@@ -160,7 +216,7 @@ async fn list_groups(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
+    let tenant: TenantId = id(tenant, "tenant")?;
     state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
@@ -173,12 +229,13 @@ async fn create_group(
     Path(tenant): Path<String>,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
     let group = NewGroup {
         display_name: required_string(&body, "displayName")?,
-        subaccount_id: optional_string(&body, "subaccountId")?.map(SubaccountId),
+        subaccount_id: optional_id(&body, "subaccountId", "subaccount")?,
         external_id: optional_string(&body, "externalId")?,
     };
-    let group = state.store().create_group(&TenantId(tenant), group).await?;
+    let group = state.store().create_group(&tenant, group).await?;
     Ok(ok(StatusCode::CREATED, &group))
 }
 
@@ -186,10 +243,8 @@ async fn get_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let group = state
-        .store()
-        .get_group(&TenantId(tenant), &GroupId(group))
-        .await?;
+    let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
+    let group = state.store().get_group(&tenant, &group).await?;
     Ok(ok(StatusCode::OK, &group))
 }
 
@@ -200,8 +255,7 @@ async fn change_group(
     Path((tenant, group)): Path<(String, String)>,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
-    let group = GroupId(group);
+    let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
     let display_name = match body.get("displayName") {
         None => None,
         Some(_) => Some(required_string(&body, "displayName")?),
@@ -209,7 +263,9 @@ async fn change_group(
     let change = GroupAdminChange {
         display_name,
         external_id: change_of(&body, "externalId")?,
-        subaccount_id: change_of(&body, "subaccountId")?.map(|s| s.map(SubaccountId)),
+        subaccount_id: change_of(&body, "subaccountId")?
+            .map(|s| s.map(|raw| id(raw, "subaccount")).transpose())
+            .transpose()?,
     };
     // The group must be this tenant's before anything changes.
     state.store().get_group(&tenant, &group).await?;
@@ -221,10 +277,8 @@ async fn delete_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .store()
-        .delete_group(&TenantId(tenant), &GroupId(group), None)
-        .await?;
+    let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
+    state.store().delete_group(&tenant, &group, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,7 +286,7 @@ async fn list_api_keys(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
+    let tenant: TenantId = id(tenant, "tenant")?;
     state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
@@ -246,10 +300,11 @@ async fn create_api_key(
     Path(tenant): Path<String>,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
     let label = optional_string(&body, "label")?;
     let (key, secret) = state
         .store()
-        .create_api_key(&TenantId(tenant), label.as_deref())
+        .create_api_key(&tenant, label.as_deref())
         .await?;
     let mut out = serde_json::to_value(&key).unwrap_or(Value::Null);
     out["key"] = json!(secret);
@@ -260,8 +315,7 @@ async fn revoke_api_key(
     State(state): State<AppState>,
     Path((tenant, key)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
-    let key = ApiKeyId(key);
+    let (tenant, key): (TenantId, ApiKeyId) = (id(tenant, "tenant")?, id(key, "API key")?);
     let keys = state.store().list_api_keys(Some(&tenant)).await?;
     if !keys.iter().any(|k| k.id == key) {
         return Err(ApiError::not_found("no such API key in this tenant"));
@@ -278,16 +332,19 @@ async fn list_users(
     Path(tenant): Path<String>,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
+    let tenant: TenantId = id(tenant, "tenant")?;
     state.store().get_tenant(&tenant).await?;
+    if query_value(&query, "filter").is_some_and(|f| f.contains('\0')) {
+        return Err(ScimError::invalid_filter("the filter contains a NUL character").into());
+    }
     let filter = query_value(&query, "filter")
         .filter(|f| !f.trim().is_empty())
         .map(|f| scimitar_proto::filter::parse(&USER, f))
         .transpose()
         .map_err(ScimError::from)?;
     let max = state.config().max_page_size;
-    let limit = query_number(&query, "count", state.config().default_page_size)?.min(max);
-    let offset = query_number(&query, "startIndex", 1u64)?.max(1) - 1;
+    let limit = query_number(&query, "count", state.config().default_page_size, u64::MAX)?.min(max);
+    let offset = query_number(&query, "startIndex", 1u64, MAX_POSITION.unsigned_abs())?.max(1) - 1;
     let page = state
         .store()
         .list_users(
@@ -324,9 +381,9 @@ async fn provisioning_log(
     Path(tenant): Path<String>,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let tenant = TenantId(tenant);
+    let tenant: TenantId = id(tenant, "tenant")?;
     state.store().get_tenant(&tenant).await?;
-    let limit = query_number(&query, "limit", 100u32)?.min(1000);
+    let limit = query_number(&query, "limit", 100u32, u32::MAX)?.min(1000);
     Ok(ok(
         StatusCode::OK,
         &state.store().provisioning_log(&tenant, limit).await?,
@@ -337,9 +394,11 @@ async fn events(
     State(state): State<AppState>,
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
-    let tenant = query_value(&query, "tenant").map(|t| TenantId(t.to_owned()));
-    let after = query_number(&query, "after", 0i64)?;
-    let limit = query_number(&query, "limit", 100u32)?.min(1000);
+    let tenant: Option<TenantId> = query_value(&query, "tenant")
+        .map(|t| id(t.to_owned(), "tenant"))
+        .transpose()?;
+    let after = query_number(&query, "after", 0i64, MAX_POSITION)?;
+    let limit = query_number(&query, "limit", 100u32, u32::MAX)?.min(1000);
     Ok(ok(
         StatusCode::OK,
         &state.store().events(tenant.as_ref(), after, limit).await?,

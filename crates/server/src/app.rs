@@ -1,20 +1,19 @@
 //! The host application's API: sessions of provisioned users. Behind the
-//! operator token, and off when none is configured.
+//! application token, and off when none is configured.
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use axum::response::Response;
 use axum::routing::post;
 use scimitar_core::CoreError;
 use scimitar_core::ids::UserId;
 use scimitar_proto::ScimError;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::AppState;
-use crate::auth::bearer;
+use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
 use crate::extract::ScimJson;
 
@@ -22,26 +21,11 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/app/v1/sessions", post(create_session))
         .route("/app/v1/sessions/introspect", post(introspect))
-        .route_layer(middleware::from_fn_with_state(state, require_operator))
-}
-
-/// Admits requests bearing the operator token (compared in constant time).
-pub async fn require_operator(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.config().operator_token.as_deref() else {
-        return ApiError::new(
-            403,
-            None,
-            "the application API is disabled: start the server with --operator-token",
-        )
-        .into_response();
-    };
-    match bearer(req.headers()) {
-        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => {
-            next.run(req).await
-        }
-        _ => ApiError::unauthorized("send the operator token as 'Authorization: Bearer TOKEN'")
-            .into_response(),
-    }
+        .route("/app/v1/sessions/revoke", post(revoke))
+        .route_layer(middleware::from_fn_with_state(
+            (state, Scope::App),
+            require_token,
+        ))
 }
 
 fn string_field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ScimError> {
@@ -81,6 +65,14 @@ async fn create_session(
             "expiresAt": scimitar_proto::datetime::format(session.expires),
         }),
     ))
+}
+
+/// Sign-out: `{"token": "…"}` → `{"revoked": true}`, or `false` when the
+/// token named no live session (answered 200 either way, as RFC 7009 does).
+async fn revoke(State(state): State<AppState>, ScimJson(body): ScimJson) -> ApiResult<Response> {
+    let token = string_field(&body, "token")?;
+    let revoked = state.store().revoke_session(token).await?;
+    Ok(scim_json(StatusCode::OK, &json!({ "revoked": revoked })))
 }
 
 /// RFC 7662-shaped introspection: `{"token": "…"}` → `{"active": …}`.

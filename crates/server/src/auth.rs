@@ -6,6 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scimitar_core::ids::TenantId;
 use scimitar_core::model::{LogEntry, now};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorNote};
@@ -38,9 +39,13 @@ pub async fn require_tenant(
         )
         .into_response();
     };
+    if let Some(refused) = too_many_failures(&state, &req) {
+        return refused;
+    }
     let tenant = match state.store().authenticate(secret).await {
         Ok(Some(tenant)) => tenant,
         Ok(None) => {
+            failed(&state, &req);
             return ApiError::unauthorized("the API key is not valid or has been revoked")
                 .into_response();
         }
@@ -62,10 +67,13 @@ pub async fn require_tenant(
         .unwrap_or_default()
         .to_owned();
     req.extensions_mut().insert(tenant.clone());
-    let response = match state.limiter().check(&tenant) {
-        Ok(()) => next.run(req).await,
-        Err(wait) => too_many_requests(wait),
-    };
+    if let Err(wait) = state.limiter().check(&tenant) {
+        // Counted into one summary entry per tenant per second, not a row
+        // per refusal: a runaway client must not fill the log.
+        state.log().refused(&tenant, &path);
+        return too_many_requests(wait);
+    }
+    let response = next.run(req).await;
     let note = response.extensions().get::<ErrorNote>();
     state.log().record(LogEntry {
         tenant_id: tenant,
@@ -106,3 +114,102 @@ fn too_many_requests(wait: std::time::Duration) -> Response {
 
 /// The tenant a request was authenticated as.
 pub type Tenant = axum::Extension<TenantId>;
+
+/// Which operator credential guards a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `/admin/v1`: everything an operator may do.
+    Admin,
+    /// `/app/v1`: the host application's sessions.
+    App,
+    /// `/metrics` on the main listener.
+    Metrics,
+}
+
+impl Scope {
+    fn token(self, config: &crate::Config) -> Option<&crate::Secret> {
+        match self {
+            Scope::Admin => config.admin_token.as_ref(),
+            Scope::App => config.app_token.as_ref(),
+            Scope::Metrics => config.metrics_token.as_ref(),
+        }
+    }
+
+    fn disabled(self) -> ApiError {
+        let (what, flag) = match self {
+            Scope::Admin => (
+                "the admin API is disabled",
+                "--admin-token or --admin-token-file",
+            ),
+            Scope::App => (
+                "the application API is disabled",
+                "--app-token or --app-token-file",
+            ),
+            Scope::Metrics => (
+                "metrics are not served here",
+                "--metrics-token, or serve them on --metrics-listen",
+            ),
+        };
+        ApiError::new(403, None, format!("{what}: start the server with {flag}"))
+    }
+}
+
+/// The client's address, when the connection told us (a real socket).
+pub fn peer(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The key of a client in the failed-authentication limiter; in-process
+/// requests without a socket share one.
+fn failure_key(req: &Request) -> std::net::IpAddr {
+    peer(req).unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+}
+
+/// 429 for a client that failed to authenticate too often, before its
+/// credential is even looked at.
+fn too_many_failures(state: &AppState, req: &Request) -> Option<Response> {
+    if state.failures().would_admit(&failure_key(req)) {
+        return None;
+    }
+    let mut response = ApiError::new(
+        429,
+        None,
+        "too many failed authentication attempts from this address; retry later",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
+    Some(response)
+}
+
+/// Counts a failed authentication against the client's address.
+fn failed(state: &AppState, req: &Request) {
+    let _ = state.failures().check(&failure_key(req));
+}
+
+/// Admits requests bearing the `scope`'s token (compared in constant time).
+pub async fn require_token(
+    State((state, scope)): State<(AppState, Scope)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = scope.token(state.config()) else {
+        return scope.disabled().into_response();
+    };
+    if let Some(refused) = too_many_failures(&state, &req) {
+        return refused;
+    }
+    match bearer(req.headers()) {
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+            next.run(req).await
+        }
+        _ => {
+            failed(&state, &req);
+            ApiError::unauthorized("send the token as 'Authorization: Bearer TOKEN'")
+                .into_response()
+        }
+    }
+}

@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// Bodies up to this size are parsed where they are received; larger ones
+/// on the blocking pool.
+const PARSE_INLINE_BYTES: usize = 64 * 1024;
+
 /// A JSON request body. Accepts `application/scim+json` and
 /// `application/json` (or no content type at all, as some clients send);
 /// malformed JSON is `400 invalidSyntax`, an oversized body `413`.
@@ -41,7 +45,20 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ))
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let parsed = if bytes.len() <= PARSE_INLINE_BYTES {
+            serde_json::from_slice(&bytes)
+        } else {
+            // A large body takes milliseconds of CPU to parse: not on an
+            // async worker, where it would stall every other request
+            // (`/healthz` included) sharing that worker.
+            tokio::task::spawn_blocking(move || serde_json::from_slice(&bytes))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "JSON parsing task failed");
+                    ApiError::new(500, None, "internal error; it has been logged")
+                })?
+        };
+        let value: Value = parsed.map_err(|e| {
             ApiError::from(ScimError::invalid_syntax(format!(
                 "the request body is not valid JSON: {e}"
             )))

@@ -15,6 +15,7 @@ mod extract;
 pub mod journal;
 mod metrics;
 mod rate_limit;
+pub mod retention;
 mod scim;
 
 use std::sync::Arc;
@@ -34,16 +35,58 @@ use crate::journal::LogWriter;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 
+/// A bearer token of ours. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+/// Fewest characters an operator token may have.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+impl Secret {
+    /// A token of at least [`MIN_TOKEN_CHARS`] characters; `what` names it
+    /// in the error.
+    pub fn new(token: impl Into<String>, what: &str) -> Result<Secret, String> {
+        let token = token.into().trim().to_owned();
+        if token.chars().count() < MIN_TOKEN_CHARS {
+            return Err(format!(
+                "the {what} must have at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand \
+                 -hex 32`)"
+            ));
+        }
+        Ok(Secret(token))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
 /// Settings of a running server.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where SCIM lives, e.g. `/scim/v2` or `/core/v1/scim/v2`.
     pub scim_base_path: String,
     /// The externally visible origin (`https://scim.example.com`) used in
-    /// `meta.location` and `$ref`; derived from the `Host` header if unset.
+    /// `meta.location` and `$ref`; derived from the `Host` header if unset
+    /// (and from `X-Forwarded-Host`/`-Proto` only when a trusted proxy
+    /// sent them).
     pub public_url: Option<String>,
-    /// Bearer token of the host application's API; that API is off without it.
-    pub operator_token: Option<String>,
+    /// Proxies whose `X-Forwarded-Host`/`-Proto` are believed; from any
+    /// other peer those headers are dropped.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Bearer token of the admin API (`/admin/v1`); that API is off without it.
+    pub admin_token: Option<Secret>,
+    /// Bearer token of the host application's API (`/app/v1`); off without it.
+    pub app_token: Option<Secret>,
+    /// Bearer token of `/metrics` on the main listener; without it
+    /// `/metrics` is served only on a separate listener, if one is set.
+    pub metrics_token: Option<Secret>,
     pub max_body_bytes: usize,
     /// Page size when a client sends no `count`.
     pub default_page_size: u64,
@@ -67,7 +110,10 @@ impl Default for Config {
         Config {
             scim_base_path: "/scim/v2".to_owned(),
             public_url: None,
-            operator_token: None,
+            trusted_proxies: Vec::new(),
+            admin_token: None,
+            app_token: None,
+            metrics_token: None,
             max_body_bytes: 4 * 1024 * 1024,
             default_page_size: 100,
             max_page_size: 1000,
@@ -82,6 +128,12 @@ impl Default for Config {
     }
 }
 
+/// Failed authentications a client address may make per second on
+/// average, and in a burst, before its requests are refused with 429
+/// without being checked: guessing a token or key stays hopeless.
+const FAILED_AUTH_PER_SECOND: u32 = 2;
+const FAILED_AUTH_BURST: u32 = 20;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -93,6 +145,8 @@ struct Inner {
     config: Config,
     log: LogWriter,
     limiter: RateLimiter,
+    /// Failed authentications per client address.
+    failures: RateLimiter<std::net::IpAddr>,
     metrics: Metrics,
 }
 
@@ -106,6 +160,7 @@ impl AppState {
                 config,
                 log,
                 limiter,
+                failures: RateLimiter::new(FAILED_AUTH_PER_SECOND, FAILED_AUTH_BURST),
                 metrics: Metrics::default(),
             }),
         }
@@ -130,6 +185,10 @@ impl AppState {
     pub(crate) fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
     }
+
+    pub(crate) fn failures(&self) -> &RateLimiter<std::net::IpAddr> {
+        &self.inner.failures
+    }
 }
 
 /// `scim/v2/` → `/scim/v2`.
@@ -144,6 +203,66 @@ fn normalise_base_path(path: &str) -> String {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Longest client `x-request-id` kept; a longer one, or one with other
+/// characters than letters, digits and `-_.:`, is replaced by a fresh id.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// Drops a client's `x-request-id` that is too long or not of safe
+/// characters, so [`SetRequestIdLayer`] gives the request its own: the id
+/// is logged with every entry and echoed in the response.
+async fn sanitize_request_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let acceptable = |v: &axum::http::HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= MAX_REQUEST_ID_CHARS
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    };
+    let headers = req.headers_mut();
+    let all_good = headers.get_all(&REQUEST_ID).iter().count() <= 1
+        && headers.get_all(&REQUEST_ID).iter().all(acceptable);
+    if !all_good {
+        headers.remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// Turns any error answer that is not already a SCIM error (a rejection of
+/// the router or of an extractor: a path that is not UTF-8, say) into one,
+/// keeping its status and its text as the detail.
+pub(crate) async fn scim_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_scim = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(error::SCIM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let detail = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        scimitar_proto::dialect::clip(text.trim())
+    };
+    let mut scim = ApiError::new(status.as_u16(), None, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            scim.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    scim
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let base = state.config().scim_base_path.clone();
@@ -156,7 +275,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::endpoint))
+        .route(
+            "/metrics",
+            get(metrics::endpoint).route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), auth::Scope::Metrics),
+                auth::require_token,
+            )),
+        )
         .merge(admin::router(state.clone()))
         .merge(app::router(state.clone()))
         .merge(scim)
@@ -164,6 +289,7 @@ pub fn router(state: AppState) -> Router {
         // Also for the operational and application routes, which are not
         // SCIM but whose clients deserve the same kind of error body.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(scim_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             deadline,
@@ -188,7 +314,44 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(sanitize_request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            untrusted_forwarding,
+        ))
         .with_state(state)
+}
+
+/// `/metrics` alone, without a token: for a listener of its own
+/// (`--metrics-listen`), reachable only where the operator binds it.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::endpoint))
+        .with_state(state)
+}
+
+/// Drops `X-Forwarded-Host` and `X-Forwarded-Proto` unless the peer is a
+/// configured proxy: otherwise any client would decide the `Location`,
+/// `meta.location` and `$ref` of what it reads.
+async fn untrusted_forwarding(
+    State(state): State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let trusted = auth::peer(&req).is_some_and(|ip| {
+        let ip = ip.to_canonical();
+        state
+            .config()
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&ip))
+    });
+    if !trusted {
+        let headers = req.headers_mut();
+        headers.remove("x-forwarded-host");
+        headers.remove("x-forwarded-proto");
+    }
+    next.run(req).await
 }
 
 /// Answers 503 (a SCIM error with `Retry-After`) when a request outlives
@@ -214,11 +377,18 @@ async fn deadline(
     }
 }
 
+/// Ready when the database answers a read and this process can begin a
+/// write, within a few seconds.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(5), state.store().ping());
+    match ping.await {
+        Ok(Ok(())) => "ready".into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer within 5 s");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }

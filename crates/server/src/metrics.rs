@@ -54,8 +54,9 @@ impl Metrics {
     }
 
     /// The text exposition format (version 0.0.4).
-    /// `log_dropped`: provisioning log entries dropped so far.
-    pub fn render(&self, log_dropped: u64) -> String {
+    /// `log_dropped`: provisioning log entries dropped so far;
+    /// `database_bytes`: the database's size, when it could be read.
+    pub fn render(&self, log_dropped: u64, database_bytes: Option<u64>) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP scimitar_http_requests_total HTTP requests answered.\n");
@@ -98,6 +99,11 @@ impl Metrics {
         );
         out.push_str("# TYPE scimitar_provisioning_log_dropped_total counter\n");
         let _ = writeln!(out, "scimitar_provisioning_log_dropped_total {log_dropped}");
+        if let Some(bytes) = database_bytes {
+            out.push_str("# HELP scimitar_database_bytes Size of the database on disk.\n");
+            out.push_str("# TYPE scimitar_database_bytes gauge\n");
+            let _ = writeln!(out, "scimitar_database_bytes {bytes}");
+        }
         out
     }
 }
@@ -114,9 +120,16 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 pub async fn endpoint(State(state): State<AppState>) -> Response {
+    let bytes = match state.store().database_bytes().await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!(error = %e, "database size unavailable for /metrics");
+            None
+        }
+    };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(state.log().dropped()),
+        state.metrics().render(state.log().dropped(), bytes),
     )
         .into_response()
 }

@@ -18,17 +18,20 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scimitar_core::ids::TenantId;
-
 const SHARDS: usize = 16;
+/// Most buckets one shard keeps. Keys that are not tenants (client
+/// addresses of failed sign-ins) are the attacker's to choose: past this,
+/// buckets that have refilled (and so say nothing) are swept.
+const MAX_PER_SHARD: usize = 4096;
 
-/// Token buckets of all tenants.
-pub struct RateLimiter {
+/// Token buckets, one per key: a tenant for SCIM requests, a client
+/// address for failed authentications.
+pub struct RateLimiter<K = scimitar_core::ids::TenantId> {
     /// Tokens added per second; `0.0` turns the limit off.
     rate: f64,
     /// The most tokens a bucket holds: how big a burst may be.
     burst: f64,
-    shards: Vec<Mutex<HashMap<TenantId, Bucket>>>,
+    shards: Vec<Mutex<HashMap<K, Bucket>>>,
 }
 
 struct Bucket {
@@ -36,7 +39,7 @@ struct Bucket {
     refilled: Instant,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// `per_second` requests on average, bursts of up to `burst` (at least
     /// one); `per_second == 0` means no limit.
     pub fn new(per_second: u32, burst: u32) -> Self {
@@ -47,28 +50,55 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token from the tenant's bucket, or says how long until one
+    /// Takes a token from the key's bucket, or says how long until one
     /// is there.
-    pub fn check(&self, tenant: &TenantId) -> Result<(), Duration> {
-        self.check_at(tenant, Instant::now())
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
     }
 
-    fn check_at(&self, tenant: &TenantId, now: Instant) -> Result<(), Duration> {
+    /// Whether the key's bucket has a token, without taking it.
+    pub fn would_admit(&self, key: &K) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let buckets = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .get(key)
+            .is_none_or(|b| self.refilled(b, now) >= 1.0)
+    }
+
+    fn shard(&self, key: &K) -> &Mutex<HashMap<K, Bucket>> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.shards[(hasher.finish() as usize) % SHARDS]
+    }
+
+    fn refilled(&self, bucket: &Bucket, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(bucket.refilled).as_secs_f64();
+        (bucket.tokens + elapsed * self.rate).min(self.burst)
+    }
+
+    fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
         if self.rate <= 0.0 {
             return Ok(());
         }
-        let mut hasher = DefaultHasher::new();
-        tenant.hash(&mut hasher);
-        let shard = &self.shards[(hasher.finish() as usize) % SHARDS];
         // A poisoned lock only means another request panicked mid-update of
         // plain numbers; the numbers are still usable.
-        let mut buckets = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(tenant.clone()).or_insert(Bucket {
+        let mut buckets = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_PER_SHARD && !buckets.contains_key(key) {
+            buckets.retain(|_, b| self.refilled(b, now) < self.burst);
+            if buckets.len() >= MAX_PER_SHARD {
+                // All busy: memory stays bounded, at the price of a fresh
+                // start for the keys of this shard.
+                buckets.clear();
+            }
+        }
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             tokens: self.burst,
             refilled: now,
         });
-        let elapsed = now.saturating_duration_since(bucket.refilled).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
+        bucket.tokens = self.refilled(bucket, now);
         bucket.refilled = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -82,10 +112,11 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scimitar_core::ids::TenantId;
 
     #[test]
     fn bucket_allows_a_burst_then_refills_at_the_rate() {
-        let limiter = RateLimiter::new(10, 3);
+        let limiter: RateLimiter = RateLimiter::new(10, 3);
         let t = TenantId::from("t");
         let start = Instant::now();
         for _ in 0..3 {
@@ -103,10 +134,26 @@ mod tests {
 
     #[test]
     fn zero_rate_is_no_limit() {
-        let limiter = RateLimiter::new(0, 0);
+        let limiter: RateLimiter = RateLimiter::new(0, 0);
         let t = TenantId::from("t");
         for _ in 0..10_000 {
             assert!(limiter.check(&t).is_ok());
         }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn keys_chosen_by_a_client_cannot_grow_the_map_without_bound() {
+        let limiter: RateLimiter<u64> = RateLimiter::new(1, 2);
+        let now = Instant::now();
+        for key in 0..(SHARDS * MAX_PER_SHARD * 3) as u64 {
+            let _ = limiter.check_at(&key, now + Duration::from_secs(key / 1000));
+        }
+        let total: usize = limiter.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= SHARDS * MAX_PER_SHARD, "{total}");
     }
 }

@@ -7,7 +7,7 @@ use common::*;
 use serde_json::{Value, json};
 
 async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let auth = format!("Bearer {ADMIN_TOKEN}");
     app.request_with(method, path, body, &[("authorization", &auth)])
         .await
 }
@@ -269,8 +269,16 @@ async fn metrics_count_requests_by_method_and_status(app: &TestApp) {
     app.get(&app.scim("/Users")).await;
     app.get(&app.scim("/Users/00000000-0000-4000-8000-000000000000"))
         .await;
-    let res = app.get("/metrics").await;
+    let auth = format!("Bearer {METRICS_TOKEN}");
+    let res = app
+        .request_with("GET", "/metrics", None, &[("authorization", &auth)])
+        .await;
     assert_eq!(res.status, 200);
+    assert!(
+        res.text.contains("scimitar_database_bytes "),
+        "{}",
+        res.text
+    );
     assert!(
         res.header("content-type")
             .unwrap()
@@ -296,6 +304,13 @@ async fn metrics_count_requests_by_method_and_status(app: &TestApp) {
         res.text
             .contains("scimitar_provisioning_log_dropped_total 0")
     );
+    // Behind its own token: neither a tenant's key nor the admin token.
+    app.get("/metrics").await.assert_error(401, None);
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let res = app
+        .request_with("GET", "/metrics", None, &[("authorization", &admin)])
+        .await;
+    res.assert_error(401, None);
 }
 
 async fn search_with_post_is_the_same_query(app: &TestApp) {

@@ -358,7 +358,7 @@ async fn no_request_is_answered_with_a_500(app: &TestApp) {
             res.status, res.text
         ));
     }
-    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let auth = format!("Bearer {APP_TOKEN}");
     for (path, body) in [
         ("/app/v1/sessions", json!({"userId": "\u{0000}"})),
         ("/app/v1/sessions/introspect", json!({"token": "\u{0000}"})),

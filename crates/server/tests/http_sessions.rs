@@ -11,7 +11,7 @@ const SESSIONS: &str = "/app/v1/sessions";
 const INTROSPECT: &str = "/app/v1/sessions/introspect";
 
 async fn as_operator(app: &TestApp, path: &str, body: Value) -> TestResponse {
-    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let auth = format!("Bearer {APP_TOKEN}");
     app.request_with("POST", path, Some(body), &[("authorization", &auth)])
         .await
 }
@@ -110,7 +110,7 @@ async fn bad_session_requests_are_scim_errors(app: &TestApp) {
         json!({"active": false})
     );
     assert_eq!(introspect(app, "").await, json!({"active": false}));
-    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let auth = format!("Bearer {APP_TOKEN}");
     let res = app
         .send(
             Request::builder()
@@ -148,7 +148,7 @@ mod without_operator_token {
 
     fn config() -> ServerConfig {
         ServerConfig {
-            operator_token: None,
+            app_token: None,
             ..test_config()
         }
     }
@@ -157,11 +157,7 @@ mod without_operator_token {
         let user = app.create_user("off@example.com").await;
         let res = as_operator(app, SESSIONS, json!({"userId": user})).await;
         res.assert_error(403, None);
-        assert!(
-            res.detail().contains("--operator-token"),
-            "{}",
-            res.detail()
-        );
+        assert!(res.detail().contains("--app-token"), "{}", res.detail());
     }
 
     backends!(config = config(); application_api_is_off_without_an_operator_token);

@@ -44,6 +44,9 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        // Inside the tenant's log: a rejection is logged as the SCIM error
+        // the client received.
+        .route_layer(middleware::from_fn(crate::scim_errors))
         .route_layer(middleware::from_fn_with_state(state, require_tenant))
         .merge(discovery::router())
 }

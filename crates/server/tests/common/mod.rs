@@ -27,8 +27,12 @@ pub use scimitar_server::Config as ServerConfig;
 
 /// The SCIM base path of the default configuration.
 pub const BASE: &str = "/scim/v2";
-/// The operator token of the default test configuration.
-pub const OPERATOR_TOKEN: &str = "operator-secret-for-tests";
+/// The admin API token of the default test configuration.
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
+/// The application API token of the default test configuration.
+pub const APP_TOKEN: &str = "app-token-for-tests-0123456789abcdefgh";
+/// The `/metrics` token of the default test configuration.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests-0123456789abcd";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -71,10 +75,14 @@ pub struct TestResponse {
 }
 
 /// The configuration tests run with unless they say otherwise: defaults,
-/// plus an operator token so the application API is on.
+/// plus the admin, application and metrics tokens, so every API is on.
 pub fn test_config() -> Config {
+    let secret =
+        |t: &str| Some(scimitar_server::Secret::new(t, "test token").expect("long enough"));
     Config {
-        operator_token: Some(OPERATOR_TOKEN.to_owned()),
+        admin_token: secret(ADMIN_TOKEN),
+        app_token: secret(APP_TOKEN),
+        metrics_token: secret(METRICS_TOKEN),
         ..Config::default()
     }
 }
