@@ -17,6 +17,7 @@ mod metrics;
 mod rate_limit;
 pub mod retention;
 mod scim;
+pub mod serve;
 
 use std::sync::Arc;
 
