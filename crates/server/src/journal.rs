@@ -294,6 +294,60 @@ async fn write(store: &dyn Store, batch: &[LogEntry], shared: &Shared) {
 mod tests {
     use super::*;
 
+    fn shared() -> Shared {
+        Shared {
+            dropped: AtomicU64::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            refused: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entry(tenant: &TenantId, request_id: &str) -> LogEntry {
+        LogEntry {
+            tenant_id: tenant.clone(),
+            time: now(),
+            request_id: request_id.to_owned(),
+            method: "GET".into(),
+            path: "/scim/v2/Users".into(),
+            status: 200,
+            scim_type: None,
+            detail: None,
+            ignored: vec![],
+        }
+    }
+
+    /// Regression (hardening): one row PostgreSQL refused (a NUL) made its
+    /// whole batch, every other tenant's entries with it, retry for 120 s
+    /// and then be dropped. Now only that row is lost, at once.
+    #[tokio::test]
+    async fn a_row_the_database_refuses_costs_only_itself() {
+        let Some(backend) = scimitar_core::testing::Backend::postgres().await else {
+            return;
+        };
+        let store = backend.store.clone();
+        let tenant = store.create_tenant("Acme", None).await.unwrap().id;
+        let poison = TenantId::from("bad\u{0}tenant");
+        let shared = shared();
+        let batch = [
+            entry(&tenant, "a"),
+            entry(&poison, "b"),
+            entry(&tenant, "c"),
+        ];
+        tokio::time::timeout(Duration::from_secs(20), write(&*store, &batch, &shared))
+            .await
+            .expect("no retrying for a row that can never be written");
+        assert_eq!(shared.dropped.load(Ordering::Relaxed), 1);
+        let written: Vec<String> = store
+            .provisioning_log(&tenant, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.request_id)
+            .collect();
+        assert_eq!(written, ["c", "a"]);
+        backend.finish().await;
+    }
+
     #[test]
     fn client_fields_are_clipped_and_escaped() {
         let entry = bounded(LogEntry {
