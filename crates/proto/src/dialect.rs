@@ -157,19 +157,25 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Shortens a client-supplied name (a path, a key) for an error detail,
-/// unquoted, with control characters escaped (`\u{0}`): a detail is stored
-/// in the provisioning log, and PostgreSQL refuses a NUL in text.
+/// unquoted: [`printable`] to 120 characters.
 pub fn clip(s: &str) -> String {
-    const MAX: usize = 120;
-    let mut out = String::with_capacity(s.len().min(MAX * 4));
-    for c in s.chars().take(MAX) {
+    printable(s, 120)
+}
+
+/// A client-supplied text as it may be stored and shown: at most `max`
+/// characters (then `…`), control characters escaped (`\u{0}`). Details
+/// and log entries go to the provisioning log, where PostgreSQL refuses a
+/// NUL, and to an administrator's screen.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
+    for c in s.chars().take(max) {
         if c.is_control() {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
-    if s.chars().nth(MAX).is_some() {
+    if s.chars().nth(max).is_some() {
         out.push('…');
     }
     out

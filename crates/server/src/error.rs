@@ -76,27 +76,14 @@ pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
     response
 }
 
-/// Control characters escaped (`\u{0}`): a detail may quote what a client
-/// sent, it is stored in the provisioning log (PostgreSQL refuses a NUL)
-/// and shown to administrators.
-fn printable(detail: String) -> String {
-    if !detail.chars().any(char::is_control) {
-        return detail;
-    }
-    let mut out = String::with_capacity(detail.len() + 8);
-    for c in detail.chars() {
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl IntoResponse for ApiError {
     fn into_response(mut self) -> Response {
-        self.0.detail = printable(std::mem::take(&mut self.0.detail));
+        // A detail may quote what a client sent; it is stored in the
+        // provisioning log (PostgreSQL refuses a NUL) and shown to
+        // administrators.
+        if self.0.detail.chars().any(char::is_control) {
+            self.0.detail = scimitar_proto::dialect::printable(&self.0.detail, usize::MAX);
+        }
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = scim_json(status, &self.0.to_json());

@@ -152,21 +152,9 @@ impl Shared {
     }
 }
 
-/// Characters kept of a client-supplied text, control characters escaped
-/// (PostgreSQL refuses NUL, and an administrator reads these).
+/// Characters kept of a client-supplied text, control characters escaped.
 fn clip(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max));
-    for c in s.chars().take(max) {
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
+    scimitar_proto::dialect::printable(s, max)
 }
 
 fn bounded(mut entry: LogEntry) -> LogEntry {

@@ -22,14 +22,17 @@ use crate::model::{Group, GroupAdminChange, GroupChange, Stamp, User, now};
 use crate::rules;
 
 impl SqlStore {
-    /// Fails unless every id names a user of `tenant`.
+    /// Fails unless every id names a user of `tenant`. Looked up by
+    /// primary key with the tenant compared here: with `tenant_id = $1` in
+    /// the statement SQLite's planner picks the tenant's index and reads
+    /// every user of the tenant for each chunk.
     async fn check_users_exist(tx: &mut Tx, tenant: &TenantId, ids: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({})",
-                placeholders(2, chunk.len())
+                "SELECT id, tenant_id FROM users WHERE id IN ({})",
+                placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(tenant.as_str());
+            let mut q = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(id.as_str());
             }
@@ -38,6 +41,8 @@ impl SqlStore {
                 .await
                 .map_err(db)?
                 .into_iter()
+                .filter(|(_, owner)| owner == tenant.as_str())
+                .map(|(id, _)| id)
                 .collect();
             if let Some(missing) = chunk.iter().find(|id| !found.contains(*id)) {
                 return Err(CoreError::Rejected(ScimError::invalid_value(format!(
@@ -51,27 +56,22 @@ impl SqlStore {
 
     /// Bumps the versions of rows whose membership lists changed as a side
     /// effect (a user's `groups`, a group's `members`), so an ETag never
-    /// answers 304 with stale memberships. Ids are sorted so concurrent
-    /// transactions lock rows in one order; the cost is the ids changed,
-    /// never the size of a group.
-    async fn touch(
-        tx: &mut Tx,
-        table: &'static str,
-        tenant: &TenantId,
-        ids: &[String],
-    ) -> Result<()> {
+    /// answers 304 with stale memberships. The ids come from this tenant's
+    /// membership rows, so they are matched by primary key alone (see
+    /// [`Self::check_users_exist`] for why not by tenant too). Ids are
+    /// sorted so concurrent transactions lock rows in one order; the cost
+    /// is the ids changed, never the size of a group or a tenant.
+    async fn touch(tx: &mut Tx, table: &'static str, ids: &[String]) -> Result<()> {
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort_unstable();
         let at = now();
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "UPDATE {table} SET version = version + 1, last_modified = $1 \
-                 WHERE tenant_id = $2 AND id IN ({})",
-                placeholders(3, chunk.len())
+                 WHERE id IN ({})",
+                placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(at)
-                .bind(tenant.as_str());
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(at);
             for id in chunk {
                 q = q.bind(id.as_str());
             }
@@ -287,13 +287,15 @@ impl SqlStore {
         // Rows are locked groups first, then users, in every transaction
         // that takes both (a group change bumps its group, then its
         // members): so the user's groups are bumped before the user.
-        let groups: Vec<String> =
-            sqlx::query_scalar("SELECT group_id FROM memberships WHERE user_id = $1")
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-        Self::touch(&mut tx, "groups", tenant, &groups).await?;
+        let groups: Vec<String> = sqlx::query_scalar(
+            "SELECT group_id FROM memberships WHERE user_id = $1 AND tenant_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        Self::touch(&mut tx, "groups", &groups).await?;
         bump(
             &mut tx,
             "users",
@@ -312,7 +314,7 @@ impl SqlStore {
         // A membership that appeared in between (PostgreSQL).
         let seen: HashSet<&String> = groups.iter().collect();
         let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
-        Self::touch(&mut tx, "groups", tenant, &late).await?;
+        Self::touch(&mut tx, "groups", &late).await?;
         let groups = gone;
         let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.as_str())
@@ -363,8 +365,8 @@ impl SqlStore {
         )
         .await?;
         let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
-        Self::touch(&mut tx, "users", tenant, &added).await?;
-        Self::touch(&mut tx, "users", tenant, &removed).await?;
+        Self::touch(&mut tx, "users", &added).await?;
+        Self::touch(&mut tx, "users", &removed).await?;
         // Events last: appending one serialises the rest of the transaction
         // with every other writer's (see `record`).
         if change.display_name.is_some() || change.external_id.is_some() {
