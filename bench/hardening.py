@@ -26,6 +26,7 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 class Server:
     def __init__(self, binary, workdir, extra):
+        os.makedirs(workdir, exist_ok=True)
         self.binary = binary
         self.db_path = os.path.join(workdir, "bench.db")
         self.db = "sqlite://" + self.db_path
@@ -95,6 +96,18 @@ def healthz_while(server, busy):
     done.set()
     t.join()
     return result, worst[0]
+
+
+def log_size(db_path):
+    """Rows of the provisioning log and the bytes of text they hold."""
+    import sqlite3
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    rows, stored = conn.execute(
+        "SELECT count(*), coalesce(sum(length(path) + length(request_id) + "
+        "coalesce(length(detail), 0) + coalesce(length(ignored), 0)), 0) "
+        "FROM provisioning_log").fetchone()
+    conn.close()
+    return rows, stored
 
 
 def ms(seconds):
@@ -213,10 +226,13 @@ def main():
           f"{ms(statistics.median(loaded))}, p99 {ms(pct(loaded, 0.99))}, max {ms(max(loaded))} "
           f"over {len(loaded)} requests")
 
-    # 5. The log flood: 4 threads with 60 KB paths and 300 KB request ids, with
-    # a rate limit, for 10 s.
+    # 5. The log flood: 4 threads with 60 KB paths and 300 KB request ids, past
+    # a limit of 20 requests a second (most are refused with 429), for 10 s.
     server.stop()
-    server = Server(args.bin, work, ["--rate-limit-per-second", "200"])
+    server = Server(args.bin, os.path.join(work, "flood"),
+                    ["--rate-limit-per-second", "20", "--rate-limit-burst", "20"])
+    flooder = server.cli("tenant", "create", "--name", "Flood")["id"]
+    key_a = server.cli("apikey", "create", "--tenant", flooder)["key"]
     before = server.db_bytes()
     stop = threading.Event()
     sent = [0]
@@ -234,8 +250,10 @@ def main():
     [t.join() for t in threads]
     time.sleep(2)  # the log's batches and summaries are written
     grown = server.db_bytes() - before
-    print(f"log flood: {sent[0]} requests in 10 s (60 KB paths, 300 KB request ids) grew the "
-          f"database by {grown / 1e6:.1f} MB")
+    rows, stored = log_size(server.db_path)
+    print(f"log flood: {sent[0]} requests in 10 s (60 KB paths, 300 KB request ids) -> "
+          f"{rows} log rows holding {stored / 1e6:.2f} MB of text; database files grew "
+          f"{grown / 1e6:.1f} MB")
 
     # 6. Slow clients: 500 connections that never finish their headers.
     fds_before = server.fds()
