@@ -450,7 +450,57 @@ async fn filters_on_unstored_attributes_are_refused(app: &TestApp) {
     assert!(res.detail().contains("userName"), "{}", res.detail());
 }
 
+/// How many times another task on this (single-threaded) runtime ran
+/// while `app` answered `body`.
+async fn polls_of_others_during(app: &TestApp, body: String) -> u64 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (count, stop) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let other = tokio::spawn({
+        let (count, stop) = (count.clone(), stop.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                count.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let req = Request::builder()
+        .method("POST")
+        .uri(app.scim("/Users"))
+        .header(header::HOST, "scim.test")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.key))
+        .header(header::CONTENT_TYPE, "application/scim+json")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.send(req).await;
+    res.assert_error(400, Some("invalidValue"));
+    stop.store(true, Ordering::Relaxed);
+    other.await.unwrap();
+    count.load(Ordering::Relaxed)
+}
+
+/// Regression (hardening): a large body was parsed on the async worker
+/// that received it, stalling every request sharing that worker (two
+/// slow parses made `/healthz` take 23 s). Tests run on one thread, so
+/// another task runs during the parse only if the parse is elsewhere.
+async fn large_bodies_are_parsed_off_the_async_workers(app: &TestApp) {
+    let small = polls_of_others_during(app, json!({"userName": 1}).to_string()).await;
+    let padding: Vec<u32> = (0..600_000).collect();
+    let large = json!({"userName": 1, "padding": padding}).to_string();
+    assert!(large.len() > 3_000_000);
+    let during_large = polls_of_others_during(app, large).await;
+    assert!(
+        during_large > 10 * small + 1000,
+        "other tasks ran {during_large} times during a 3 MB parse, {small} during a tiny one"
+    );
+}
+
 backends!(
+    large_bodies_are_parsed_off_the_async_workers,
     etags_follow_membership_changes,
     filters_on_unstored_attributes_are_refused,
     a_path_that_is_not_utf8_is_a_scim_error,
