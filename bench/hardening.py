@@ -160,7 +160,7 @@ def main():
     [t.start() for t in threads]
     [t.join() for t in threads]
     print(f"setup: {len(ids)} users of tenant A in {time.perf_counter() - started:.1f} s")
-    members = [{"value": i} for i in ids[:10_000]]
+    members = [{"value": i} for i in ids[:5_000]]
 
     # 3. Member changes: add alone, add+remove the same ids, and too many.
     def member_patch(ops):
