@@ -51,18 +51,15 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only, as before: identity providers speak it, and an idle
+    // HTTP/2 connection that answers pings would escape the idle timeout.
+    // (A TLS-terminating proxy in front may speak HTTP/2 to clients.)
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_read_timeout))
-        .keep_alive_timeout(limits.header_read_timeout)
-        .max_concurrent_streams(64);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
