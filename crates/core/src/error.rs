@@ -15,6 +15,10 @@ pub enum CoreError {
     /// The resource's version is not the one the client said it had.
     #[error("the resource was modified: its version no longer matches")]
     VersionMismatch,
+    /// Other writers kept changing the resource while this change was
+    /// retried; worth retrying later.
+    #[error("the resource is being changed by other requests at the same time")]
+    Contended,
     /// The database cannot be reached or is overloaded; worth retrying.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),

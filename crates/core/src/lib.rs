@@ -10,6 +10,7 @@
 //! by `scimitar-proto`; this crate decides what is stored and enforces the
 //! rules that need stored state (uniqueness, immutability, tenancy).
 
+pub mod domain;
 pub mod error;
 mod gate;
 pub mod ids;

@@ -51,6 +51,11 @@ impl From<CoreError> for ApiError {
                 None,
                 "the resource has changed: its version does not match If-Match; read it again",
             ),
+            CoreError::Contended => ApiError::new(
+                409,
+                None,
+                "the resource is being changed by other requests at the same time; retry",
+            ),
             CoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::new(

@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use scimitar_core::domain::Precondition;
 use scimitar_proto::ScimError;
 use serde_json::Value;
 
@@ -122,24 +123,6 @@ fn hex(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
-    }
-}
-
-/// A precondition from `If-Match` / `If-None-Match`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
-    /// `*`: any version.
-    Any,
-    /// One of these versions.
-    Versions(Vec<i64>),
-}
-
-impl Precondition {
-    pub fn matches(&self, version: i64) -> bool {
-        match self {
-            Precondition::Any => true,
-            Precondition::Versions(v) => v.contains(&version),
-        }
     }
 }
 

@@ -27,6 +27,7 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use scimitar_core::Store;
+use scimitar_core::domain::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -143,6 +144,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    service: Service,
     config: Config,
     log: LogWriter,
     limiter: RateLimiter,
@@ -157,6 +159,7 @@ impl AppState {
         let limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
         AppState {
             inner: Arc::new(Inner {
+                service: Service::new(store.clone()),
                 store,
                 config,
                 log,
@@ -169,6 +172,12 @@ impl AppState {
 
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
+    }
+
+    /// The domain's operations: every change a SCIM client makes goes
+    /// through them.
+    pub fn service(&self) -> &Service {
+        &self.inner.service
     }
 
     pub fn config(&self) -> &Config {

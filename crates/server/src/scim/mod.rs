@@ -21,7 +21,8 @@ use serde_json::Value;
 use crate::AppState;
 use crate::auth::{Ignored, require_tenant};
 use crate::error::{ApiError, scim_json};
-use crate::extract::{Precondition, precondition};
+use crate::extract::precondition;
+use scimitar_core::domain::Precondition;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -111,17 +112,6 @@ pub fn not_modified(headers: &HeaderMap, stamp: &Stamp) -> Option<Response> {
 /// The client's `If-Match`, checked against the current version.
 pub fn if_match(headers: &HeaderMap) -> Option<Precondition> {
     precondition(headers, header::IF_MATCH)
-}
-
-pub fn check_if_match(pre: Option<&Precondition>, version: i64) -> Result<(), ApiError> {
-    match pre {
-        Some(p) if !p.matches(version) => Err(ApiError::new(
-            412,
-            None,
-            "the resource has changed: its version does not match If-Match; read it again",
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The `attributes` / `excludedAttributes` of a request.
@@ -247,7 +237,3 @@ pub fn resource_id(rt: &ResourceType, raw: String) -> Result<String, ApiError> {
         )))
     }
 }
-
-/// How often a read-modify-write is retried when another writer got there
-/// first and the client did not ask for a specific version.
-pub const RETRIES: usize = 8;

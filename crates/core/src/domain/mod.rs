@@ -1,0 +1,92 @@
+//! The domain: the product's rules for what SCIM clients change, in one
+//! place, whoever calls (the SCIM handlers today; the admin API, the CLI
+//! and the panel as they move here).
+//!
+//! A handler parses its input, makes one call here, and renders the
+//! answer. What lives here and nowhere else:
+//! - deprovisioning: `active: false` (PUT or PATCH) and DELETE remove the
+//!   user, its memberships and its sessions; a user is never created
+//!   inactive;
+//! - the optimistic-concurrency loop of read-modify-write changes: retried
+//!   when another writer got there first, unless the client named the
+//!   version it changes (`If-Match`), which then must match;
+//! - "a change that changes nothing writes nothing";
+//! - group changes as attribute updates plus member set operations, which
+//!   commute with concurrent writers and so need no version.
+//!
+//! Storage rules that need stored state (uniqueness, phone immutability,
+//! tenancy) stay in the store, behind [`crate::Store`].
+
+mod groups;
+mod users;
+
+use std::sync::Arc;
+
+pub use users::Written;
+
+use crate::Store;
+use crate::error::{CoreError, Result};
+
+/// How often a read-modify-write is retried when another writer got there
+/// first and the client did not ask for a specific version.
+pub const RETRIES: usize = 8;
+
+/// What a client said about the version it changes (`If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `*`: any version, as long as the resource exists.
+    Any,
+    /// One of these versions.
+    Versions(Vec<i64>),
+}
+
+impl Precondition {
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            Precondition::Any => true,
+            Precondition::Versions(v) => v.contains(&version),
+        }
+    }
+
+    /// `VersionMismatch` unless the stored `version` satisfies `pre`.
+    fn check(pre: Option<&Precondition>, version: i64) -> Result<()> {
+        match pre {
+            Some(p) if !p.matches(version) => Err(CoreError::VersionMismatch),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The operations of the domain, over one store.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Service { store }
+    }
+
+    /// The store underneath, for reads that carry no rule.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Runs `attempt` until it does not lose a race with another writer,
+    /// at most [`RETRIES`] times; with a precondition a lost race is the
+    /// client's `VersionMismatch`, not retried.
+    async fn optimistic<T, F, Fut>(&self, pre: Option<&Precondition>, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        for _ in 0..RETRIES {
+            match attempt().await {
+                Err(CoreError::VersionMismatch) if pre.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(CoreError::Contended)
+    }
+}
