@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use scimitar_core::domain::Service;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{GroupAdminChange, NewGroup};
 use scimitar_core::{CoreError, Store};
@@ -384,7 +385,7 @@ async fn run(command: Command) -> Result<(), String> {
                     print(to_json(&s));
                 }
                 SubaccountAction::List { tenant } => print(to_json(
-                    &store
+                    &Service::new(store.clone())
                         .list_subaccounts(&TenantId(tenant))
                         .await
                         .map_err(fail)?,
@@ -451,8 +452,8 @@ async fn run(command: Command) -> Result<(), String> {
                     print(to_json(&g));
                 }
                 GroupAction::List { tenant } => print(to_json(
-                    &store
-                        .list_all_groups(&TenantId(tenant))
+                    &Service::new(store.clone())
+                        .list_groups(&TenantId(tenant))
                         .await
                         .map_err(fail)?,
                 )),
@@ -489,7 +490,7 @@ async fn run(command: Command) -> Result<(), String> {
                         .map(|f| scimitar_proto::filter::parse(&scimitar_proto::schema::USER, &f))
                         .transpose()
                         .map_err(|e| scimitar_proto::ScimError::from(e).detail)?;
-                    let page = store
+                    let page = Service::new(store.clone())
                         .list_users(
                             &TenantId(tenant),
                             &scimitar_core::model::ListQuery {
@@ -516,7 +517,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Log { tenant, limit, db } => {
             let store = open(&db).await?;
             print(to_json(
-                &store
+                &Service::new(store)
                     .provisioning_log(&TenantId(tenant), limit)
                     .await
                     .map_err(fail)?,

@@ -190,10 +190,9 @@ async fn list_subaccounts(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().list_subaccounts(&tenant).await?,
+        &state.service().list_subaccounts(&tenant).await?,
     ))
 }
 
@@ -217,10 +216,9 @@ async fn list_groups(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().list_all_groups(&tenant).await?,
+        &state.service().list_groups(&tenant).await?,
     ))
 }
 
@@ -267,9 +265,10 @@ async fn change_group(
             .map(|s| s.map(|raw| id(raw, "subaccount")).transpose())
             .transpose()?,
     };
-    // The group must be this tenant's before anything changes.
-    state.store().get_group(&tenant, &group).await?;
-    let changed = state.store().change_group(&group, change).await?;
+    let changed = state
+        .service()
+        .change_group(&tenant, &group, change)
+        .await?;
     Ok(ok(StatusCode::OK, &changed))
 }
 
@@ -287,10 +286,9 @@ async fn list_api_keys(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    state.store().get_tenant(&tenant).await?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().list_api_keys(Some(&tenant)).await?,
+        &state.service().list_api_keys(&tenant).await?,
     ))
 }
 
@@ -316,13 +314,9 @@ async fn revoke_api_key(
     Path((tenant, key)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (tenant, key): (TenantId, ApiKeyId) = (id(tenant, "tenant")?, id(key, "API key")?);
-    let keys = state.store().list_api_keys(Some(&tenant)).await?;
-    if !keys.iter().any(|k| k.id == key) {
-        return Err(ApiError::not_found("no such API key in this tenant"));
-    }
     Ok(ok(
         StatusCode::OK,
-        &state.store().revoke_api_key(&key).await?,
+        &state.service().revoke_api_key(&tenant, &key).await?,
     ))
 }
 
@@ -333,7 +327,6 @@ async fn list_users(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    state.store().get_tenant(&tenant).await?;
     if query_value(&query, "filter").is_some_and(|f| f.contains('\0')) {
         return Err(ScimError::invalid_filter("the filter contains a NUL character").into());
     }
@@ -346,7 +339,7 @@ async fn list_users(
     let limit = query_number(&query, "count", state.config().default_page_size, u64::MAX)?.min(max);
     let offset = query_number(&query, "startIndex", 1u64, MAX_POSITION.unsigned_abs())?.max(1) - 1;
     let page = state
-        .store()
+        .service()
         .list_users(
             &tenant,
             &ListQuery {
@@ -382,11 +375,10 @@ async fn provisioning_log(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    state.store().get_tenant(&tenant).await?;
     let limit = query_number(&query, "limit", 100u32, u32::MAX)?.min(1000);
     Ok(ok(
         StatusCode::OK,
-        &state.store().provisioning_log(&tenant, limit).await?,
+        &state.service().provisioning_log(&tenant, limit).await?,
     ))
 }
 

@@ -1,6 +1,5 @@
-//! The domain: the product's rules for what SCIM clients change, in one
-//! place, whoever calls (the SCIM handlers today; the admin API, the CLI
-//! and the panel as they move here).
+//! The domain: the product's rules, in one place, whoever calls: the SCIM
+//! handlers, the admin API, the CLI and (next) the panel.
 //!
 //! A handler parses its input, makes one call here, and renders the
 //! answer. What lives here and nowhere else:
@@ -12,11 +11,14 @@
 //!   version it changes (`If-Match`), which then must match;
 //! - "a change that changes nothing writes nothing";
 //! - group changes as attribute updates plus member set operations, which
-//!   commute with concurrent writers and so need no version.
+//!   commute with concurrent writers and so need no version;
+//! - an administrator's operation on a tenant's things finds the tenant
+//!   first, and an id named with a tenant must be that tenant's.
 //!
 //! Storage rules that need stored state (uniqueness, phone immutability,
 //! tenancy) stay in the store, behind [`crate::Store`].
 
+mod admin;
 mod groups;
 mod users;
 
