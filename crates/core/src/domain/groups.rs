@@ -3,10 +3,10 @@
 //! provider.
 
 use scimitar_proto::patch::{MemberOp, PatchRequest, apply};
-use scimitar_proto::resource::{GroupInput, Meta, parse_group, render_group};
+use scimitar_proto::resource::{GroupInput, parse_group, render_group};
 use scimitar_proto::schema::GROUP;
 
-use super::{Precondition, Service};
+use super::{Precondition, Service, view_meta};
 use crate::error::{CoreError, Result};
 use crate::ids::{GroupId, TenantId};
 use crate::model::{Group, GroupChange};
@@ -49,11 +49,7 @@ impl Service {
         self.optimistic(pre, || async {
             let current = self.store.get_group(tenant, id).await?;
             Precondition::check(pre, current.stamp.version)?;
-            let meta = Meta {
-                created: current.stamp.created,
-                last_modified: current.stamp.last_modified,
-                version: current.stamp.etag(),
-            };
+            let meta = view_meta(&current.stamp);
             let mut view = render_group(
                 "",
                 id.as_str(),
@@ -89,14 +85,8 @@ impl Service {
         id: &GroupId,
         pre: Option<&Precondition>,
     ) -> Result<()> {
-        let expected = match pre {
-            Some(p) => {
-                let current = self.store.get_group(tenant, id).await?;
-                Precondition::check(Some(p), current.stamp.version)?;
-                Some(current.stamp.version)
-            }
-            None => None,
-        };
+        let read = async { Ok(self.store.get_group(tenant, id).await?.stamp) };
+        let expected = Precondition::expected(pre, read).await?;
         self.store.delete_group(tenant, id, expected).await
     }
 }

@@ -26,8 +26,11 @@ use std::sync::Arc;
 
 pub use users::Written;
 
+use scimitar_proto::resource::Meta;
+
 use crate::Store;
 use crate::error::{CoreError, Result};
+use crate::model::Stamp;
 
 /// How often a read-modify-write is retried when another writer got there
 /// first and the client did not ask for a specific version.
@@ -56,6 +59,28 @@ impl Precondition {
             Some(p) if !p.matches(version) => Err(CoreError::VersionMismatch),
             _ => Ok(()),
         }
+    }
+
+    /// The version a one-shot change (a DELETE) must find: none without a
+    /// precondition, else the current one, read with `read`, once it
+    /// satisfies `pre`.
+    async fn expected<Fut>(pre: Option<&Precondition>, read: Fut) -> Result<Option<i64>>
+    where
+        Fut: std::future::Future<Output = Result<Stamp>>,
+    {
+        let Some(p) = pre else { return Ok(None) };
+        let version = read.await?.version;
+        Self::check(Some(p), version)?;
+        Ok(Some(version))
+    }
+}
+
+/// The `meta` of the client view the PATCH engine works on.
+fn view_meta(stamp: &Stamp) -> Meta {
+    Meta {
+        created: stamp.created,
+        last_modified: stamp.last_modified,
+        version: stamp.etag(),
     }
 }
 

@@ -2,10 +2,10 @@
 
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{PatchRequest, apply};
-use scimitar_proto::resource::{Meta, UserInput, parse_user, render_user};
+use scimitar_proto::resource::{UserInput, parse_user, render_user};
 use scimitar_proto::schema::USER;
 
-use super::{Precondition, Service};
+use super::{Precondition, Service, view_meta};
 use crate::error::{CoreError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::model::User;
@@ -63,11 +63,7 @@ impl Service {
             // The engine works on the client view; groups are read-only and
             // not loaded, so a PATCH cannot touch them. The view's URLs do
             // not matter to it.
-            let meta = Meta {
-                created: current.stamp.created,
-                last_modified: current.stamp.last_modified,
-                version: current.stamp.etag(),
-            };
+            let meta = view_meta(&current.stamp);
             let mut view = render_user("", id.as_str(), &current.attrs, &meta, None);
             let outcome = apply(&USER, &mut view, request).map_err(CoreError::Rejected)?;
             let input = parse_user(&view).map_err(CoreError::Rejected)?.value;
@@ -85,14 +81,8 @@ impl Service {
         id: &UserId,
         pre: Option<&Precondition>,
     ) -> Result<()> {
-        let expected = match pre {
-            Some(p) => {
-                let current = self.store.get_user(tenant, id).await?;
-                Precondition::check(Some(p), current.stamp.version)?;
-                Some(current.stamp.version)
-            }
-            None => None,
-        };
+        let read = async { Ok(self.store.get_user(tenant, id).await?.stamp) };
+        let expected = Precondition::expected(pre, read).await?;
         self.store.deprovision_user(tenant, id, expected).await
     }
 
