@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::{QueryPairs, ScimJson};
+use crate::extract::{QueryPairs, ScimJson, known_id};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -60,15 +60,10 @@ fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
 /// Longest name, label or region an administrator may give, in characters.
 const MAX_NAME_CHARS: usize = 256;
 
-/// An id from a path or a body. Ids are UUIDs the server assigned, so
-/// anything else names nothing: 404 before any SQL (PostgreSQL would
-/// refuse a NUL, for one).
+/// An id from a path or a body: 404 unless it can be one of ours
+/// ([`known_id`]).
 fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
-    if uuid::Uuid::try_parse(&raw).is_ok() {
-        Ok(T::from(raw))
-    } else {
-        Err(ApiError::not_found(format!("no such {what}")))
-    }
+    known_id(raw).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
 }
 
 /// Checks a stored text an administrator sent: its length, and no control

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::ScimJson;
+use crate::extract::{ScimJson, known_id};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -40,16 +40,12 @@ async fn create_session(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let user = string_field(&body, "userId")?;
-    // User ids are UUIDs; anything else is no user (and is kept away from
-    // the database, which may not accept it: PostgreSQL refuses NUL bytes).
     let no_user =
         || ApiError::not_found("no such user: it was never provisioned or has been deprovisioned");
-    if uuid::Uuid::try_parse(user).is_err() {
-        return Err(no_user());
-    }
+    let user: UserId = known_id(user.to_owned()).ok_or_else(no_user)?;
     let (session, token) = state
         .store()
-        .create_session(&UserId::from(user), state.config().session_ttl_secs)
+        .create_session(&user, state.config().session_ttl_secs)
         .await
         .map_err(|e| match e {
             CoreError::NotFound(_) => no_user(),

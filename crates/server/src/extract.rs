@@ -126,6 +126,14 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// An id sent by a client, if it can be one of ours. Ids are UUIDs the
+/// server assigned, so anything else names nothing: the caller answers 404
+/// without asking the database (which may not even accept it: PostgreSQL
+/// refuses a NUL).
+pub fn known_id<T: From<String>>(raw: String) -> Option<T> {
+    uuid::Uuid::try_parse(&raw).is_ok().then(|| T::from(raw))
+}
+
 /// Parses an `If-Match`-style header: `*` or a list of (weak or strong)
 /// ETags of the form `W/"3"`. An ETag that is not one of ours matches no
 /// version.

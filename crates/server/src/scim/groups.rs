@@ -101,7 +101,7 @@ pub async fn get(
     let projection = projection(&GROUP, &query)?;
     let group = state
         .store()
-        .get_group(&tenant, &GroupId(resource_id(&GROUP, id)?))
+        .get_group(&tenant, &resource_id(&GROUP, id)?)
         .await?;
     if let Some(response) = not_modified(&headers, &group.stamp) {
         return Ok(response);
@@ -142,7 +142,7 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let parsed = parse_group(&body)?;
-    let id = GroupId(resource_id(&GROUP, id)?);
+    let id: GroupId = resource_id(&GROUP, id)?;
     let group = state
         .service()
         .replace_group(&tenant, &id, parsed.value, if_match(&headers).as_ref())
@@ -168,7 +168,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let request = parse_patch(&body)?;
-    let id = GroupId(resource_id(&GROUP, id)?);
+    let id: GroupId = resource_id(&GROUP, id)?;
     let (group, ignored) = state
         .service()
         .patch_group(&tenant, &id, &request, if_match(&headers).as_ref())
@@ -188,7 +188,7 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let id = GroupId(resource_id(&GROUP, id)?);
+    let id: GroupId = resource_id(&GROUP, id)?;
     state
         .service()
         .delete_group(&tenant, &id, if_match(&headers).as_ref())

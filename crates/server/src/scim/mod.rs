@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::auth::{Ignored, require_tenant};
 use crate::error::{ApiError, scim_json};
-use crate::extract::precondition;
+use crate::extract::{known_id, precondition};
 use scimitar_core::domain::Precondition;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -224,16 +224,13 @@ async fn search_all_types() -> ApiError {
     )
 }
 
-/// A resource id from a URL. Ids are UUIDs the server assigned, so anything
-/// else names no resource: it is answered 404 without asking the database
-/// (which may not even accept it, e.g. a NUL byte on PostgreSQL).
-pub fn resource_id(rt: &ResourceType, raw: String) -> Result<String, ApiError> {
-    if uuid::Uuid::try_parse(&raw).is_ok() {
-        Ok(raw)
-    } else {
-        Err(ApiError::not_found(format!(
+/// A resource id from a URL: 404 unless it can be one of ours
+/// ([`known_id`]).
+pub fn resource_id<T: From<String>>(rt: &ResourceType, raw: String) -> Result<T, ApiError> {
+    known_id(raw).ok_or_else(|| {
+        ApiError::not_found(format!(
             "no such {} in this tenant",
             rt.name.to_ascii_lowercase()
-        )))
-    }
+        ))
+    })
 }

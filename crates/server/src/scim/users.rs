@@ -99,7 +99,7 @@ pub async fn get(
     let projection = projection(&USER, &query)?;
     let user = state
         .store()
-        .get_user(&tenant, &UserId(resource_id(&USER, id)?))
+        .get_user(&tenant, &resource_id(&USER, id)?)
         .await?;
     if let Some(response) = not_modified(&headers, &user.stamp) {
         return Ok(response);
@@ -154,7 +154,7 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let parsed = parse_user(&body)?;
-    let id = UserId(resource_id(&USER, id)?);
+    let id: UserId = resource_id(&USER, id)?;
     let written = state
         .service()
         .replace_user(&tenant, &id, &parsed.value, if_match(&headers).as_ref())
@@ -170,7 +170,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     let request = parse_patch(&body)?;
-    let id = UserId(resource_id(&USER, id)?);
+    let id: UserId = resource_id(&USER, id)?;
     let (written, ignored) = state
         .service()
         .patch_user(&tenant, &id, &request, if_match(&headers).as_ref())
@@ -184,7 +184,7 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let id = UserId(resource_id(&USER, id)?);
+    let id: UserId = resource_id(&USER, id)?;
     state
         .service()
         .delete_user(&tenant, &id, if_match(&headers).as_ref())
