@@ -736,7 +736,7 @@ fn expect_string<'v>(name: &str, value: &'v Value) -> Result<&'v str, ScimError>
 /// Length and control-character check shared by every stored string:
 /// control characters (NUL above all) have no place in a name and some
 /// databases refuse them.
-pub(crate) fn check_string(name: &str, s: &str, max: usize) -> Result<(), ScimError> {
+pub fn check_string(name: &str, s: &str, max: usize) -> Result<(), ScimError> {
     if s.chars().count() > max {
         return Err(ScimError::invalid_value(format!(
             "{name} is longer than {max} characters"

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
 use scimitar_proto::ScimError;
+use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
 use scimitar_proto::schema::USER;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -66,24 +67,16 @@ fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
     known_id(raw).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
 }
 
-/// Checks a stored text an administrator sent: its length, and no control
+/// Checks a stored text an administrator sent with the rule every stored
+/// string follows ([`check_string`]): its length, and no control
 /// characters (a NUL cannot even be stored on PostgreSQL).
 fn checked(name: &str, value: String) -> Result<String, ScimError> {
     let max = if name == "externalId" {
-        scimitar_proto::resource::MAX_STRING_CHARS
+        MAX_STRING_CHARS
     } else {
         MAX_NAME_CHARS
     };
-    if value.chars().count() > max {
-        return Err(ScimError::invalid_value(format!(
-            "'{name}' is longer than {max} characters"
-        )));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ScimError::invalid_value(format!(
-            "'{name}' contains a control character"
-        )));
-    }
+    check_string(name, &value, max)?;
     Ok(value)
 }
 
