@@ -72,16 +72,8 @@ pub(super) fn apply(
 }
 
 fn push(outcome: &mut PatchOutcome, op: MemberOp) -> Result<(), ScimError> {
-    let ids = match &op {
-        MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids,
-    };
-    let named: usize = outcome
-        .members
-        .iter()
-        .map(|op| match op {
-            MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids.len(),
-        })
-        .sum();
+    let ids = op.ids();
+    let named: usize = outcome.members.iter().map(|op| op.ids().len()).sum();
     if named + ids.len() > MAX_MEMBERS_PER_REQUEST {
         return Err(too_many_members(named + ids.len()));
     }

@@ -146,6 +146,15 @@ pub enum MemberOp {
     Replace(Vec<String>),
 }
 
+impl MemberOp {
+    /// The user ids the operation names.
+    pub fn ids(&self) -> &[String] {
+        match self {
+            MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids,
+        }
+    }
+}
+
 /// What [`apply`] produced besides the patched JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatchOutcome {
