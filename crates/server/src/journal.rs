@@ -26,6 +26,7 @@ use std::time::Duration;
 use scimitar_core::ids::TenantId;
 use scimitar_core::model::{LogEntry, Micros, now};
 use scimitar_core::{CoreError, Store};
+use scimitar_proto::dialect::printable;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -95,7 +96,7 @@ impl LogWriter {
         let queued = self.shared.queued_bytes.fetch_add(size, Ordering::Relaxed);
         if queued + size > MAX_QUEUED_BYTES || self.tx.try_send(entry).is_err() {
             self.shared.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            self.lost(1);
+            self.shared.lost(1);
         }
     }
 
@@ -111,13 +112,9 @@ impl LogWriter {
             .or_insert_with(|| Refused {
                 first: now(),
                 count: 0,
-                path: clip(path, MAX_PATH_CHARS),
+                path: printable(path, MAX_PATH_CHARS),
             })
             .count += 1;
-    }
-
-    fn lost(&self, n: u64) {
-        self.shared.lost(n);
     }
 }
 
@@ -152,21 +149,16 @@ impl Shared {
     }
 }
 
-/// Characters kept of a client-supplied text, control characters escaped.
-fn clip(s: &str, max: usize) -> String {
-    scimitar_proto::dialect::printable(s, max)
-}
-
 fn bounded(mut entry: LogEntry) -> LogEntry {
-    entry.path = clip(&entry.path, MAX_PATH_CHARS);
-    entry.detail = entry.detail.map(|d| clip(&d, MAX_DETAIL_CHARS));
-    entry.request_id = clip(&entry.request_id, crate::MAX_REQUEST_ID_CHARS);
-    entry.method = clip(&entry.method, 16);
+    entry.path = printable(&entry.path, MAX_PATH_CHARS);
+    entry.detail = entry.detail.map(|d| printable(&d, MAX_DETAIL_CHARS));
+    entry.request_id = printable(&entry.request_id, crate::MAX_REQUEST_ID_CHARS);
+    entry.method = printable(&entry.method, 16);
     entry.ignored = entry
         .ignored
         .iter()
         .take(scimitar_proto::resource::MAX_IGNORED_NOTED)
-        .map(|name| clip(name, 200))
+        .map(|name| printable(name, 200))
         .collect();
     entry
 }

@@ -140,11 +140,6 @@ mod tests {
             assert!(limiter.check(&t).is_ok());
         }
     }
-}
-
-#[cfg(test)]
-mod sweep_tests {
-    use super::*;
 
     #[test]
     fn keys_chosen_by_a_client_cannot_grow_the_map_without_bound() {
