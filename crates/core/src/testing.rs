@@ -8,6 +8,13 @@ use std::sync::Arc;
 use crate::Store;
 use sqlx::Connection;
 
+/// The backends every suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
 /// A store on a throw-away database; [`Backend::finish`] removes it.
 pub struct Backend {
     pub store: Arc<dyn Store>,
@@ -22,6 +29,16 @@ impl Backend {
         &self.url
     }
 
+    /// A backend of `kind`; `None` only for a PostgreSQL that is not there
+    /// ([`Backend::postgres`]).
+    pub async fn of(kind: Kind) -> Option<Backend> {
+        match kind {
+            Kind::Sqlite => Some(Self::sqlite().await),
+            Kind::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// On a real SQLite file in a temporary folder.
     pub async fn sqlite() -> Backend {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
@@ -34,14 +51,16 @@ impl Backend {
         }
     }
 
-    /// `None` (and a loud note) when no PostgreSQL answers, unless `CI` is
-    /// set: there the PostgreSQL suite must run.
+    /// `None` when no PostgreSQL answers, unless `CI` is set: there the
+    /// PostgreSQL suite must run, and a missing server fails the test.
+    /// A skip says so on the terminal itself, past the test harness's
+    /// capture, so a "passing" test that ran nothing is seen.
     pub async fn postgres() -> Option<Backend> {
         let admin = admin_url();
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("SKIPPED: PostgreSQL tests need a server at {admin}: {e}");
+                skipped(&format!("PostgreSQL tests need a server at {admin}: {e}"));
                 return None;
             }
             Err(e) => panic!("PostgreSQL is required in CI but {admin} refused: {e}"),
@@ -67,6 +86,54 @@ impl Backend {
             drop_database(name).await;
         }
     }
+}
+
+/// Writes a SKIPPED line straight to the process's stderr: the test
+/// harness captures `eprintln!` of passing tests, not this.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
+/// Runs a storage test on `backend`, then removes its database.
+pub async fn on_store(backend: Backend, test: impl AsyncFnOnce(&dyn Store)) {
+    test(&*backend.store).await;
+    backend.finish().await;
+}
+
+/// Hands `backend` to a test that manages it itself.
+pub async fn with_backend(backend: Backend, test: impl AsyncFnOnce(Backend)) {
+    test(backend).await;
+}
+
+/// Runs each test function named once on SQLite and once on PostgreSQL,
+/// as `sqlite::NAME` and `postgres::NAME`: `on_every_backend!(RUN; NAME,
+/// …)` calls `RUN(backend, NAME)` with a fresh [`Backend`] (see
+/// [`on_store`] and [`with_backend`]; a suite that needs its own setup
+/// writes a runner of the same shape). Without a PostgreSQL server the
+/// `postgres::` tests say SKIPPED, and fail in CI.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($run:path; $($name:ident),* $(,)?) => {
+        $crate::on_every_backend!(@one sqlite Sqlite, $run; $($name),*);
+        $crate::on_every_backend!(@one postgres Postgres, $run; $($name),*);
+    };
+    (@one $module:ident $kind:ident, $run:path; $($name:ident),*) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let kind = $crate::testing::Kind::$kind;
+                    if let Some(backend) = $crate::testing::Backend::of(kind).await {
+                        $run(backend, super::$name).await;
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// A test that panicked before [`Backend::finish`] still removes its

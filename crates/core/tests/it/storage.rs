@@ -849,32 +849,8 @@ async fn retention_prunes_old_rows_in_batches(store: &dyn Store) {
     assert!(store.database_bytes().await.unwrap() > 0);
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let backend = scimitar_core::testing::Backend::sqlite().await;
-                    super::$name(&*backend.store).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(backend) = scimitar_core::testing::Backend::postgres().await else { return };
-                    super::$name(&*backend.store).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+scimitar_core::on_every_backend!(
+    scimitar_core::testing::on_store;
     api_keys_authenticate_until_revoked,
     user_name_is_unique_across_tenants_ignoring_case,
     other_tenants_resources_are_not_found,

@@ -1,11 +1,9 @@
 //! Bad requests of every kind get a SCIM error with the right status, never
 //! a 500 and never the server's internals; the base path is configurable.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use serde_json::json;
 
 /// A request with the tenant's key and a raw body and content type.

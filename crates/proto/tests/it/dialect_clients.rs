@@ -62,7 +62,7 @@ fn ids(list: &[&str]) -> Vec<String> {
 
 #[test]
 fn entra_create_user_with_enterprise_extension() {
-    let parsed = parse_user(&fixture(include_str!("data/entra/create_user.json"))).unwrap();
+    let parsed = parse_user(&fixture(include_str!("../data/entra/create_user.json"))).unwrap();
     let user = parsed.value;
     assert!(user.active);
     assert_eq!(
@@ -100,7 +100,7 @@ fn entra_create_user_with_enterprise_extension() {
 #[test]
 fn entra_tutorial_username_that_is_no_email_is_refused() {
     let body = fixture(include_str!(
-        "data/entra/create_user_tutorial_username.json"
+        "../data/entra/create_user_tutorial_username.json"
     ));
     let err = parse_user(&body).unwrap_err();
     assert_eq!(err.status, 400);
@@ -114,7 +114,7 @@ fn entra_replace_active_string_false() {
     let mut view = user_view();
     patch_user(
         &mut view,
-        &fixture(include_str!("data/entra/patch_active_string_false.json")),
+        &fixture(include_str!("../data/entra/patch_active_string_false.json")),
     );
     assert_eq!(view["active"], json!(false));
     assert!(!parse_user(&view).unwrap().value.active);
@@ -125,7 +125,7 @@ fn entra_disable_user_boolean() {
     let mut view = user_view();
     patch_user(
         &mut view,
-        &fixture(include_str!("data/entra/patch_disable_user.json")),
+        &fixture(include_str!("../data/entra/patch_disable_user.json")),
     );
     assert_eq!(view["active"], json!(false));
 }
@@ -135,7 +135,7 @@ fn entra_update_multi_valued_ignores_emails() {
     let mut view = user_view();
     let out = patch_user(
         &mut view,
-        &fixture(include_str!("data/entra/patch_user_multi_valued.json")),
+        &fixture(include_str!("../data/entra/patch_user_multi_valued.json")),
     );
     assert_eq!(view["name"]["familyName"], "updatedFamilyName");
     assert_eq!(view["emails"][0]["value"], "ada@example.com");
@@ -150,7 +150,7 @@ fn entra_update_single_valued_user_name() {
     let mut view = user_view();
     patch_user(
         &mut view,
-        &fixture(include_str!("data/entra/patch_user_single_valued.json")),
+        &fixture(include_str!("../data/entra/patch_user_single_valued.json")),
     );
     let user = parse_user(&view).unwrap().value;
     assert_eq!(
@@ -164,7 +164,7 @@ fn entra_add_work_phone_creates_the_element() {
     let mut view = user_view();
     let out = patch_user(
         &mut view,
-        &fixture(include_str!("data/entra/patch_add_work_phone.json")),
+        &fixture(include_str!("../data/entra/patch_add_work_phone.json")),
     );
     assert_eq!(
         view["phoneNumbers"],
@@ -183,7 +183,7 @@ fn entra_add_work_phone_creates_the_element() {
 fn entra_multi_attribute_no_path_replace() {
     let mut view = user_view();
     let body = fixture(include_str!(
-        "data/entra/patch_multi_attribute_no_path_replace.json"
+        "../data/entra/patch_multi_attribute_no_path_replace.json"
     ));
     let out = patch_user(&mut view, &body);
     assert_eq!(view["displayName"], "Pvlo Ytfjjh");
@@ -214,7 +214,7 @@ fn entra_update_group_display_name() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/entra/patch_group_display_name.json")),
+        &fixture(include_str!("../data/entra/patch_group_display_name.json")),
     );
     assert_eq!(
         view["displayName"],
@@ -229,7 +229,7 @@ fn entra_add_members_capitalised_op() {
     let before = view.clone();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/entra/patch_group_add_members.json")),
+        &fixture(include_str!("../data/entra/patch_group_add_members.json")),
     );
     assert_eq!(
         out.members,
@@ -242,7 +242,7 @@ fn entra_add_members_capitalised_op() {
 fn entra_remove_members_value_list() {
     let mut view = group_view();
     let body = fixture(include_str!(
-        "data/entra/patch_group_remove_members_value_list.json"
+        "../data/entra/patch_group_remove_members_value_list.json"
     ));
     let out = patch_group(&mut view, &body);
     assert_eq!(
@@ -255,7 +255,7 @@ fn entra_remove_members_value_list() {
 fn entra_remove_member_by_filter() {
     let mut view = group_view();
     let body = fixture(include_str!(
-        "data/entra/patch_group_remove_member_filter.json"
+        "../data/entra/patch_group_remove_member_filter.json"
     ));
     let out = patch_group(&mut view, &body);
     assert_eq!(
@@ -279,7 +279,7 @@ fn entra_put_of_own_rendering_round_trips() {
 
 #[test]
 fn okta_create_with_password_and_groups() {
-    let parsed = parse_user(&fixture(include_str!("data/okta/create_user.json"))).unwrap();
+    let parsed = parse_user(&fixture(include_str!("../data/okta/create_user.json"))).unwrap();
     assert_eq!(parsed.value.attrs.user_name, "test.user@okta.local");
     assert_eq!(parsed.value.attrs.display_name, "Test User");
     assert_eq!(
@@ -293,7 +293,7 @@ fn okta_create_with_password_and_groups() {
 
 #[test]
 fn okta_put_with_id_meta_and_null_middle_name() {
-    let parsed = parse_user(&fixture(include_str!("data/okta/put_user.json"))).unwrap();
+    let parsed = parse_user(&fixture(include_str!("../data/okta/put_user.json"))).unwrap();
     let attrs = parsed.value.attrs;
     assert_eq!(attrs.name.given_name.as_deref(), Some("Another"));
     assert_eq!(attrs.name.middle_name, None);
@@ -307,7 +307,7 @@ fn okta_noop_path_deactivate() {
     let mut view = user_view();
     let out = patch_user(
         &mut view,
-        &fixture(include_str!("data/okta/patch_deactivate_user.json")),
+        &fixture(include_str!("../data/okta/patch_deactivate_user.json")),
     );
     assert_eq!(view["active"], json!(false));
     assert!(out.ignored.is_empty());
@@ -318,7 +318,7 @@ fn okta_rename_group_with_stray_id() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/okta/patch_rename_group.json")),
+        &fixture(include_str!("../data/okta/patch_rename_group.json")),
     );
     assert_eq!(view["displayName"], "Test SCIMv2");
     assert_eq!(view["id"], "g-1", "a stray id never changes the id");
@@ -330,7 +330,7 @@ fn okta_add_member_with_display() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/okta/patch_add_member.json")),
+        &fixture(include_str!("../data/okta/patch_add_member.json")),
     );
     assert_eq!(
         out.members,
@@ -345,7 +345,7 @@ fn okta_remove_member_by_filter() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/okta/patch_remove_member.json")),
+        &fixture(include_str!("../data/okta/patch_remove_member.json")),
     );
     assert_eq!(
         out.members,
@@ -358,7 +358,7 @@ fn okta_remove_member_by_filter() {
 #[test]
 fn okta_create_group_body_parses() {
     // Groups are created by administrators, but PUT carries the same shape.
-    let parsed = parse_group(&fixture(include_str!("data/okta/create_group.json"))).unwrap();
+    let parsed = parse_group(&fixture(include_str!("../data/okta/create_group.json"))).unwrap();
     assert_eq!(parsed.value.display_name, "Test SCIMv2");
     assert_eq!(
         parsed.value.members,
@@ -374,7 +374,7 @@ fn onelogin_lowercase_ops() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/onelogin/patch_group_members.json")),
+        &fixture(include_str!("../data/onelogin/patch_group_members.json")),
     );
     assert_eq!(
         out.members,
@@ -395,7 +395,7 @@ fn onelogin_no_path_replace_of_complex_name_merges() {
     view["name"]["middleName"] = json!("Augusta");
     patch_user(
         &mut view,
-        &fixture(include_str!("data/onelogin/patch_user.json")),
+        &fixture(include_str!("../data/onelogin/patch_user.json")),
     );
     assert_eq!(
         view["name"],
@@ -411,7 +411,7 @@ fn jumpcloud_value_list_member_patch() {
     let mut view = group_view();
     let out = patch_group(
         &mut view,
-        &fixture(include_str!("data/jumpcloud/patch_group_members.json")),
+        &fixture(include_str!("../data/jumpcloud/patch_group_members.json")),
     );
     assert_eq!(
         out.members,

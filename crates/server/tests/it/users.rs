@@ -1,9 +1,7 @@
 //! `/Users` over HTTP: create, read, list, replace, patch, delete, with the
 //! shapes Entra ID and Okta send and the bad inputs they sometimes send.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use scimitar_core::ids::UserId;
 use serde_json::{Value, json};
 

@@ -1,9 +1,7 @@
 //! The per-tenant rate limit: 429 with Retry-After as a SCIM error, for the
 //! tenant that exceeded it only.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn config() -> ServerConfig {
     ServerConfig {

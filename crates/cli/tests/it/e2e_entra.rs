@@ -2,9 +2,7 @@
 //! integration guide walks an administrator through with Microsoft Entra
 //! ID, and the CLI contract the guide's "Step 1" and "Step 2" rely on.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// What an identity provider would send as the objectId of a group.

@@ -1,9 +1,7 @@
 //! The admin REST API (behind the operator token), `/metrics`, and
 //! `POST /.search`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {

@@ -1,12 +1,10 @@
 //! An acknowledged write survives a killed process, and a stopped server
 //! finishes what it was doing: the real binary, SIGKILL and SIGTERM.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use sqlx::Connection;
 

@@ -5,7 +5,6 @@
 //! Every test body is an `async fn name(app: &TestApp)`; [`backends!`] runs
 //! it once per backend, so a behaviour that differs between SQLite and
 //! PostgreSQL fails here.
-#![allow(dead_code, unused_macros, unused_imports)] // each test binary uses a different part
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +24,6 @@ use tower::ServiceExt;
 
 pub use scimitar_server::Config as ServerConfig;
 
-/// The SCIM base path of the default configuration.
-pub const BASE: &str = "/scim/v2";
 /// The admin API token of the default test configuration.
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 /// The application API token of the default test configuration.
@@ -88,17 +85,6 @@ pub fn test_config() -> Config {
 }
 
 impl TestApp {
-    /// On a real SQLite file in a temporary folder.
-    pub async fn sqlite() -> TestApp {
-        Self::with_config(Backend::sqlite().await, test_config()).await
-    }
-
-    /// On a fresh PostgreSQL database; `None` when no server answers (the
-    /// backend has already said `SKIPPED` loudly; in CI it panics instead).
-    pub async fn postgres() -> Option<TestApp> {
-        Some(Self::with_config(Backend::postgres().await?, test_config()).await)
-    }
-
     pub async fn with_config(backend: Backend, config: Config) -> TestApp {
         let store = backend.store.clone();
         Self::with_store(backend, store, config).await
@@ -364,41 +350,29 @@ impl TestResponse {
     }
 }
 
+/// Runs a test on an application on `backend` with `config`, then cleans
+/// up; the runner behind [`backends!`].
+pub async fn on_app(backend: Backend, config: Config, test: impl AsyncFnOnce(&TestApp)) {
+    let app = TestApp::with_config(backend, config).await;
+    test(&app).await;
+    app.finish().await;
+}
+
 /// Runs each `async fn name(app: &TestApp)` once on SQLite and once on
-/// PostgreSQL, as `sqlite::name` and `postgres::name`. With a leading
-/// `config = EXPR;` the apps use that configuration.
-#[macro_export]
+/// PostgreSQL, as `sqlite::name` and `postgres::name`
+/// (`scimitar_core::on_every_backend!`). With a leading `config = EXPR;`
+/// the apps use that configuration, written in the caller's module.
 macro_rules! backends {
     (config = $config:expr; $($name:ident),* $(,)?) => {
-        mod sqlite {
-            // The configuration expression is written in the caller's module.
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let backend = scimitar_core::testing::Backend::sqlite().await;
-                    let app = $crate::common::TestApp::with_config(backend, $config).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
+        async fn on_app(
+            backend: scimitar_core::testing::Backend,
+            test: impl AsyncFnOnce(&$crate::common::TestApp),
+        ) {
+            $crate::common::on_app(backend, $config, test).await;
         }
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(backend) = scimitar_core::testing::Backend::postgres().await else { return };
-                    let app = $crate::common::TestApp::with_config(backend, $config).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
+        scimitar_core::on_every_backend!(on_app; $($name),*);
     };
     ($($name:ident),* $(,)?) => {
-        $crate::backends!(config = $crate::common::test_config(); $($name),*);
+        backends!(config = $crate::common::test_config(); $($name),*);
     };
 }

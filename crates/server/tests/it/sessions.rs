@@ -1,10 +1,8 @@
 //! The host application's session API and the operational endpoints.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use serde_json::{Value, json};
 
 const SESSIONS: &str = "/app/v1/sessions";

@@ -86,18 +86,9 @@ async fn rules(backend: &Backend) {
     ));
 }
 
-#[tokio::test]
-async fn domain_rules_on_sqlite() {
-    let backend = Backend::sqlite().await;
+async fn domain_rules(backend: Backend) {
     rules(&backend).await;
     backend.finish().await;
 }
 
-#[tokio::test]
-async fn domain_rules_on_postgres() {
-    let Some(backend) = Backend::postgres().await else {
-        return;
-    };
-    rules(&backend).await;
-    backend.finish().await;
-}
+scimitar_core::on_every_backend!(scimitar_core::testing::with_backend; domain_rules);

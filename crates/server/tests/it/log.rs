@@ -1,9 +1,7 @@
 //! The provisioning log: one row per SCIM request of a tenant, with what
 //! its admins and support need to understand a failed sync.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 async fn every_scim_request_gets_a_row_with_outcome_and_reason(app: &TestApp) {

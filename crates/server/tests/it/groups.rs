@@ -1,9 +1,7 @@
 //! `/Groups` over HTTP: administrators create groups, identity providers
 //! find them by externalId and manage their names and members.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const UNKNOWN: &str = "2f0f7d5c-1111-4e5c-9b0a-000000000000";

@@ -36,12 +36,10 @@
 //! string that is exactly `"${name}"` becomes the captured value itself.
 //! Query strings are percent-encoded as a client would.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use common::{TestApp, test_config};
+use crate::common::{self, TestApp, test_config};
 use scimitar_core::ids::GroupId;
 use scimitar_core::model::ListQuery;
 use scimitar_core::testing::Backend;
@@ -207,22 +205,8 @@ fn load(file: &str) -> Conversation {
     conversation
 }
 
-/// Which database a replay runs on.
-#[derive(Debug, Clone, Copy)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-async fn replay_on(db: Db, file: &str) {
+async fn replay_on(backend: Backend, file: &str) {
     let conversation = load(file);
-    let backend = match db {
-        Db::Sqlite => Backend::sqlite().await,
-        Db::Postgres => match Backend::postgres().await {
-            Some(b) => b,
-            None => return,
-        },
-    };
     let (base_path, _) = split_query(&conversation.tenant_url);
     let config = common::ServerConfig {
         scim_base_path: base_path.to_owned(),
@@ -600,22 +584,15 @@ fn encode_query(query: &str) -> String {
 macro_rules! conversations {
     ($($test:ident => $file:literal,)*) => {
         const CORPUS: &[&str] = &[$($file),*];
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::replay_on(super::Db::Sqlite, $file).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::replay_on(super::Db::Postgres, $file).await;
-                }
-            )*
-        }
+        $(
+            async fn $test(backend: Backend) {
+                replay_on(backend, $file).await;
+            }
+        )*
+        scimitar_core::on_every_backend!(
+            scimitar_core::testing::with_backend;
+            $($test),*
+        );
     };
 }
 

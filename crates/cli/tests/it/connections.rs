@@ -2,11 +2,9 @@
 //! disconnected, connections are capped, and SIGTERM ends within its grace
 //! period even while clients hold connections open.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

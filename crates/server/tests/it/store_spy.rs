@@ -3,15 +3,13 @@
 //! list with it costs the same for 100,000 members as for ten), and a store
 //! that stops answering gets a 503, never a hung request.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use async_trait::async_trait;
-use common::*;
 use scimitar_core::Result;
 use scimitar_core::Store;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};

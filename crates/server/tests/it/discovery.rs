@@ -1,11 +1,9 @@
 //! Discovery (RFC 7644 §4): open without a key, and truthful about what
 //! the server does.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use serde_json::Value;
 
 /// A GET without any Authorization header.

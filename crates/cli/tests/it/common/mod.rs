@@ -6,8 +6,6 @@
 //! the suite; a server is killed when its handle is dropped, and a failing
 //! test prints the tail of that server's log.
 
-#![allow(dead_code, reason = "each test file uses its own part of the harness")]
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -410,10 +408,6 @@ impl Scim {
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.send(Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put(&self, path: &str, body: &Value) -> Reply {
-        self.send(Method::PUT, path, Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {

@@ -1,14 +1,12 @@
 //! What no tenant's key, and no stranger, may do: flood the log, fool the
 //! URLs we hand out, guess tokens, or reach a 500 or a plain-text answer.
 
-mod common;
-
 use std::net::SocketAddr;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use common::*;
 use serde_json::json;
 
 /// A request from a client at `peer`, over a (pretend) socket.

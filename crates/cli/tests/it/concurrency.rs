@@ -6,13 +6,11 @@
 //! Loops are bounded and in-flight requests capped, so the tests stay fast
 //! on a small machine; every request goes over loopback.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;

@@ -1,11 +1,9 @@
 //! Tenant authentication and isolation: a key reads and changes only its
 //! own tenant's data; another tenant's resource does not exist for it.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use serde_json::json;
 
 #[track_caller]

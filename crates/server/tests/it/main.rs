@@ -1,0 +1,18 @@
+//! scimitar-server's integration tests, in one binary: one link instead of
+//! one per file. `common` is the in-process harness every suite uses.
+
+#[macro_use]
+mod common;
+
+mod admin;
+mod auth;
+mod discovery;
+mod errors;
+mod groups;
+mod hardening;
+mod interop;
+mod log;
+mod rate_limit;
+mod sessions;
+mod store_spy;
+mod users;
