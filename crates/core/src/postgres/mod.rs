@@ -7,21 +7,20 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Transaction};
 
-#[path = "../sql/common.rs"]
+use crate::sql::Backend;
+
+#[path = "../sql/store/mod.rs"]
 #[allow(
     clippy::duplicate_mod,
     reason = "one SQL implementation, compiled once per backend"
 )]
-mod common;
+mod store;
 
-pub use common::SqlStore as PostgresStore;
+pub use store::SqlStore as PostgresStore;
 
 type Db = sqlx::Postgres;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The size of the database on disk, in bytes.
-const DATABASE_BYTES: &str = "SELECT pg_database_size(current_database())";
 
 /// Connects to and migrates the database at `url` (`postgres://…`).
 pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
@@ -57,51 +56,60 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
     })
 }
 
-async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
-    pool.begin().await
-}
-
 /// The advisory lock key of the event outbox ("scimitar" in ASCII).
 const OUTBOX_LOCK: i64 = 0x7363_696d_6974_6172;
 
-/// Transactions here run side by side, and an identity column hands out
-/// numbers in insert order, not commit order. Holding this lock from the
-/// first event a transaction appends until it ends (a transaction-level
-/// advisory lock is released after the commit is visible) makes the two
-/// orders the same for the outbox, across every process on the database.
-async fn lock_outbox(tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(OUTBOX_LOCK)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+/// The PostgreSQL side of the shared SQL implementation.
+pub(crate) struct Engine;
 
-/// Errors that mean "the database is unreachable or overloaded; try again".
-fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(e) => e.code().is_some_and(|c| {
-            // connection exceptions, insufficient resources, operator
-            // intervention, and the time limits set in `connect`
-            // (lock_not_available, query_canceled)
-            c.starts_with("08")
-                || c.starts_with("53")
-                || c.starts_with("57P")
-                || c == "55P03"
-                || c == "57014"
-        }),
-        _ => false,
+impl Backend for Engine {
+    type Db = Db;
+
+    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
+
+    async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        pool.begin().await
     }
-}
 
-/// Errors that mean "this transaction lost a race with another one; run it
-/// again": a detected deadlock, or a serialisation failure.
-fn is_conflict(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|c| c == "40P01" || c == "40001")
+    /// Transactions here run side by side, and an identity column hands out
+    /// numbers in insert order, not commit order. Holding this lock from the
+    /// first event a transaction appends until it ends (a transaction-level
+    /// advisory lock is released after the commit is visible) makes the two
+    /// orders the same for the outbox, across every process on the database.
+    async fn lock_outbox(tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(OUTBOX_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Errors that mean "the database is unreachable or overloaded; try again".
+    fn is_unavailable(err: &sqlx::Error) -> bool {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(e) => e.code().is_some_and(|c| {
+                // connection exceptions, insufficient resources, operator
+                // intervention, and the time limits set in `connect`
+                // (lock_not_available, query_canceled)
+                c.starts_with("08")
+                    || c.starts_with("53")
+                    || c.starts_with("57P")
+                    || c == "55P03"
+                    || c == "57014"
+            }),
+            _ => false,
+        }
+    }
+
+    /// Errors that mean "this transaction lost a race with another one; run it
+    /// again": a detected deadlock, or a serialisation failure.
+    fn is_conflict(err: &sqlx::Error) -> bool {
+        err.as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c == "40P01" || c == "40001")
+    }
 }

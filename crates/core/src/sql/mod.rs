@@ -1,5 +1,40 @@
-//! What the SQL backends share that does not depend on the backend's types.
-//! The shared implementation itself, `common.rs`, is compiled inside each
-//! backend module.
+//! What the SQL backends share. The shared implementation of the storage
+//! traits, `store/`, is compiled inside each backend module against that
+//! backend's [`Backend`]; the filter translation does not depend on the
+//! backend at all.
 
 pub mod filter;
+
+use std::future::Future;
+
+use sqlx::{Pool, Transaction};
+
+/// What a SQL backend gives the shared implementation: its database type
+/// and the few places where SQLite and PostgreSQL behave differently.
+pub(crate) trait Backend {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+
+    /// A query answering the size of the database on disk, in bytes.
+    const DATABASE_BYTES: &'static str;
+
+    /// Begins a write transaction, waiting for the database's writer lock
+    /// where the backend has one.
+    fn begin_write(
+        pool: &Pool<Self::Db>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+
+    /// Holds event sequence numbers back until this transaction commits,
+    /// so the outbox becomes visible in sequence order.
+    fn lock_outbox(
+        tx: &mut Transaction<'static, Self::Db>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Errors that mean "the database is busy, gone or out of room; try
+    /// again later": answered 503 with `Retry-After`, never 500.
+    fn is_unavailable(err: &sqlx::Error) -> bool;
+
+    /// Errors that mean "the database aborted this transaction for a
+    /// conflict with another one; run it again".
+    fn is_conflict(err: &sqlx::Error) -> bool;
+}

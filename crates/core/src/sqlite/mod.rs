@@ -12,22 +12,20 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Transaction};
 
-#[path = "../sql/common.rs"]
+use crate::sql::Backend;
+
+#[path = "../sql/store/mod.rs"]
 #[allow(
     clippy::duplicate_mod,
     reason = "one SQL implementation, compiled once per backend"
 )]
-mod common;
+mod store;
 
-pub use common::SqlStore as SqliteStore;
+pub use store::SqlStore as SqliteStore;
 
 type Db = sqlx::Sqlite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// The size of the database file, in bytes (its WAL aside).
-const DATABASE_BYTES: &str =
-    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
 
 /// Opens (creating if needed) and migrates the database at `url`
 /// (`sqlite://path` or `sqlite::memory:`).
@@ -98,35 +96,45 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
-}
+/// The SQLite side of the shared SQL implementation.
+pub(crate) struct Engine;
 
-/// One writer at a time already: event sequence numbers are handed out in
-/// commit order.
-async fn lock_outbox(_tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Error> {
-    Ok(())
-}
+impl Backend for Engine {
+    type Db = Db;
 
-/// Errors that mean "the database is busy, gone or out of room; try
-/// again": answered 503 with `Retry-After`, never 500.
-fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR,
-        // SQLITE_FULL, SQLITE_CANTOPEN and their extended codes.
-        sqlx::Error::Database(e) => e
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13 | 14)),
-        _ => false,
+    const DATABASE_BYTES: &'static str =
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+
+    async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
-}
 
-/// SQLite has one writer at a time (`BEGIN IMMEDIATE` waits for it), so no
-/// transaction is ever aborted for a conflict with another one.
-fn is_conflict(_err: &sqlx::Error) -> bool {
-    false
+    /// One writer at a time already: event sequence numbers are handed out in
+    /// commit order.
+    async fn lock_outbox(_tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Errors that mean "the database is busy, gone or out of room; try
+    /// again": answered 503 with `Retry-After`, never 500.
+    fn is_unavailable(err: &sqlx::Error) -> bool {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR,
+            // SQLITE_FULL, SQLITE_CANTOPEN and their extended codes.
+            sqlx::Error::Database(e) => e
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13 | 14)),
+            _ => false,
+        }
+    }
+
+    /// SQLite has one writer at a time (`BEGIN IMMEDIATE` waits for it), so no
+    /// transaction is ever aborted for a conflict with another one.
+    fn is_conflict(_err: &sqlx::Error) -> bool {
+        false
+    }
 }
 
 #[cfg(feature = "testing")]

@@ -12,10 +12,7 @@ use scimitar_proto::resource::{Phone, UserAttributes};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{
-    CHUNK, SqlStore, Tx, USER_ATTR_COLUMNS, begin_write, bind_user_attrs, bump, check_subaccount,
-    db, is_foreign_key_violation, placeholders, record, update_group_attrs, user_name_clash,
-};
+use super::*;
 use crate::error::{CoreError, Result};
 use crate::ids::{GroupId, SubaccountId, TenantId, UserId};
 use crate::model::{Group, GroupAdminChange, GroupChange, Stamp, User, now};
@@ -202,7 +199,7 @@ impl SqlStore {
             USER_ATTR_COLUMNS.join(", "),
             placeholders(4, USER_ATTR_COLUMNS.len())
         );
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(user.id.as_str())
             .bind(tenant.as_str())
@@ -230,7 +227,7 @@ impl SqlStore {
         mut attrs: UserAttributes,
         expected_version: Option<i64>,
     ) -> Result<User> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
             "users",
@@ -283,7 +280,7 @@ impl SqlStore {
         id: &UserId,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         // Rows are locked groups first, then users, in every transaction
         // that takes both (a group change bumps its group, then its
         // members): so the user's groups are bumped before the user.
@@ -347,7 +344,7 @@ impl SqlStore {
         change: &GroupChange,
         expected_version: Option<i64>,
     ) -> Result<Group> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
             "groups",
@@ -409,7 +406,7 @@ impl SqlStore {
         id: &GroupId,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
             "groups",
@@ -458,7 +455,7 @@ impl SqlStore {
         change: &GroupAdminChange,
     ) -> Result<Group> {
         let tenant = self.fetch_group_by_id(id.as_str(), None).await?.tenant_id;
-        let mut tx = begin_write(&self.write).await.map_err(db)?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(&mut tx, "groups", "group", &tenant, id.as_str(), None).await?;
         if let Some(sub) = &change.subaccount_id {
             check_subaccount(&mut tx, &tenant, sub.as_ref()).await?;

@@ -1,0 +1,279 @@
+//! [`Administration`]: tenants, subaccounts, groups and API keys.
+
+use super::*;
+
+#[async_trait]
+impl Administration for SqlStore {
+    async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant> {
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.to_owned(),
+            region: region.map(str::to_owned),
+            created: now(),
+        };
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        sqlx::query("INSERT INTO tenants (id, name, region, created) VALUES ($1, $2, $3, $4)")
+            .bind(tenant.id.as_str())
+            .bind(name)
+            .bind(region)
+            .bind(tenant.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        record(
+            &mut tx,
+            &tenant.id,
+            "tenant.created",
+            tenant.id.as_str(),
+            json!({"name": name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(tenant)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let rows =
+            sqlx::query("SELECT id, name, region, created FROM tenants ORDER BY created, id")
+                .fetch_all(&self.read)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(tenant_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
+        let row = sqlx::query("SELECT id, name, region, created FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        tenant_from_row(&row).map_err(db)
+    }
+
+    async fn create_subaccount(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        parent: Option<&SubaccountId>,
+    ) -> Result<Subaccount> {
+        self.get_tenant(tenant).await?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        if let Some(parent) = parent {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2")
+                    .bind(parent.as_str())
+                    .bind(tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            found.ok_or(CoreError::NotFound("parent subaccount"))?;
+        }
+        let sub = Subaccount {
+            id: SubaccountId::generate(),
+            tenant_id: tenant.clone(),
+            parent_id: parent.cloned(),
+            name: name.to_owned(),
+            created: now(),
+        };
+        sqlx::query(
+            "INSERT INTO subaccounts (id, tenant_id, parent_id, name, created) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(sub.id.as_str())
+        .bind(tenant.as_str())
+        .bind(parent.map(SubaccountId::as_str))
+        .bind(name)
+        .bind(sub.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        record(
+            &mut tx,
+            tenant,
+            "subaccount.created",
+            sub.id.as_str(),
+            json!({"name": name}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(sub)
+    }
+
+    async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, parent_id, name, created FROM subaccounts \
+             WHERE tenant_id = $1 ORDER BY created, id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(subaccount_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+
+    async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
+        self.get_tenant(tenant).await?;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        check_subaccount(&mut tx, tenant, group.subaccount_id.as_ref()).await?;
+        let at = now();
+        let created = Group {
+            id: GroupId::generate(),
+            tenant_id: tenant.clone(),
+            subaccount_id: group.subaccount_id,
+            display_name: group.display_name,
+            external_id: group.external_id,
+            stamp: Stamp {
+                created: at,
+                last_modified: at,
+                version: 1,
+            },
+        };
+        sqlx::query(
+            "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, display_name_ci, \
+             external_id, created, last_modified, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+        )
+        .bind(created.id.as_str())
+        .bind(tenant.as_str())
+        .bind(created.subaccount_id.as_ref().map(SubaccountId::as_str))
+        .bind(created.display_name.as_str())
+        .bind(created.display_name.to_lowercase())
+        .bind(created.external_id.as_deref())
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| external_id_clash(e, created.external_id.as_deref()))?;
+        record(
+            &mut tx,
+            tenant,
+            "group.created",
+            created.id.as_str(),
+            json!({"displayName": created.display_name, "externalId": created.external_id}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(created)
+    }
+
+    async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group> {
+        retry_conflicts(|| self.change_group_once(id, &change)).await
+    }
+
+    async fn list_all_groups(&self, tenant: &TenantId) -> Result<Vec<Group>> {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups r WHERE r.tenant_id = $1 ORDER BY r.created, r.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(group_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+
+    async fn create_api_key(
+        &self,
+        tenant: &TenantId,
+        label: Option<&str>,
+    ) -> Result<(ApiKey, String)> {
+        self.get_tenant(tenant).await?;
+        let secret = rules::generate_secret("scim_");
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            tenant_id: tenant.clone(),
+            label: label.map(str::to_owned),
+            created: now(),
+            revoked: None,
+        };
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant_id, label, secret_hash, created) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key.id.as_str())
+        .bind(tenant.as_str())
+        .bind(label)
+        .bind(rules::hash_secret(&secret))
+        .bind(key.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        record(
+            &mut tx,
+            tenant,
+            "apikey.created",
+            key.id.as_str(),
+            json!({"label": label}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok((key, secret))
+    }
+
+    async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, label, created, revoked FROM api_keys \
+             WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY created, id",
+        )
+        .bind(tenant.map(TenantId::as_str))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(api_key_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey> {
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let row = sqlx::query(
+            "UPDATE api_keys SET revoked = COALESCE(revoked, $1) WHERE id = $2 \
+             RETURNING id, tenant_id, label, created, revoked",
+        )
+        .bind(now())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .ok_or(CoreError::NotFound("API key"))?;
+        let key = api_key_from_row(&row).map_err(db)?;
+        record(
+            &mut tx,
+            &key.tenant_id,
+            "apikey.revoked",
+            id.as_str(),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(key)
+    }
+
+    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {
+        let hash = rules::hash_secret(secret);
+        let row = sqlx::query(
+            "SELECT tenant_id, secret_hash FROM api_keys WHERE secret_hash = $1 AND revoked IS NULL",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: String = row.try_get("secret_hash").map_err(db)?;
+        if bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
+            Ok(Some(TenantId(row.try_get("tenant_id").map_err(db)?)))
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! [`Directory`]: users and groups as SCIM clients read and change them;
+//! the write transactions themselves are in `changes.rs`.
+
+use super::*;
+
+#[async_trait]
+impl Directory for SqlStore {
+    async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User> {
+        let _pass = self.gate.enter(tenant).await?;
+        retry_conflicts(|| self.create_user_once(tenant, attrs.clone())).await
+    }
+
+    async fn replace_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<User> {
+        let _pass = self.gate.enter(tenant).await?;
+        retry_conflicts(|| self.replace_user_once(tenant, id, attrs.clone(), expected_version))
+            .await
+    }
+
+    async fn deprovision_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let _pass = self.gate.enter(tenant).await?;
+        retry_conflicts(|| self.deprovision_user_once(tenant, id, expected_version)).await
+    }
+
+    async fn change_group_scim(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Group> {
+        let _pass = self.gate.enter(tenant).await?;
+        retry_conflicts(|| self.change_group_scim_once(tenant, id, &change, expected_version)).await
+    }
+
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let _pass = self.gate.enter(tenant).await?;
+        retry_conflicts(|| self.delete_group_once(tenant, id, expected_version)).await
+    }
+
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User> {
+        self.fetch_user(tenant, id.as_str()).await
+    }
+
+    async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
+        self.list(Resource::User, USER_COLUMNS, tenant, query, user_from_row)
+            .await
+    }
+
+    async fn groups_of(
+        &self,
+        tenant: &TenantId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<Membership>>> {
+        let owners: Vec<&str> = users.iter().map(UserId::as_str).collect();
+        let rows = self
+            .related(
+                tenant,
+                &owners,
+                "SELECT m.user_id, g.id, g.display_name FROM memberships m \
+                 JOIN groups g ON g.id = m.group_id \
+                 WHERE m.tenant_id = $1 AND m.user_id IN ({ids}) ORDER BY g.display_name_ci, g.id",
+            )
+            .await?;
+        let mut out: HashMap<UserId, Vec<Membership>> = HashMap::new();
+        for (user, group, display) in rows {
+            out.entry(UserId(user)).or_default().push(Membership {
+                group_id: GroupId(group),
+                display,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group> {
+        self.fetch_group_by_id(id.as_str(), Some(tenant)).await
+    }
+
+    async fn list_groups(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Group>> {
+        self.list(
+            Resource::Group,
+            GROUP_COLUMNS,
+            tenant,
+            query,
+            group_from_row,
+        )
+        .await
+    }
+
+    async fn members_of(
+        &self,
+        tenant: &TenantId,
+        groups: &[GroupId],
+    ) -> Result<HashMap<GroupId, Vec<Member>>> {
+        let owners: Vec<&str> = groups.iter().map(GroupId::as_str).collect();
+        let rows = self
+            .related(
+                tenant,
+                &owners,
+                "SELECT m.group_id, u.id, u.display_name FROM memberships m \
+                 JOIN users u ON u.id = m.user_id \
+                 WHERE m.tenant_id = $1 AND m.group_id IN ({ids}) ORDER BY m.group_id, u.id",
+            )
+            .await?;
+        let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
+        for (group, user, display) in rows {
+            out.entry(GroupId(group)).or_default().push(Member {
+                user_id: UserId(user),
+                display,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,168 @@
+//! [`Sessions`] and [`Journal`]: sessions, the event outbox, the
+//! provisioning log and retention.
+
+use super::*;
+
+#[async_trait]
+impl Sessions for SqlStore {
+    async fn create_session(&self, user: &UserId, ttl_secs: i64) -> Result<(Session, String)> {
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let tenant: String = sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1")
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .ok_or(CoreError::NotFound("user"))?;
+        let token = rules::generate_secret("sess_");
+        let created = now();
+        let session = Session {
+            id: SessionId::generate(),
+            tenant_id: TenantId(tenant),
+            user_id: user.clone(),
+            created,
+            expires: created.saturating_add(ttl_secs.saturating_mul(1_000_000)),
+        };
+        sqlx::query(
+            "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created, expires) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(session.id.as_str())
+        .bind(session.tenant_id.as_str())
+        .bind(user.as_str())
+        .bind(rules::hash_secret(&token))
+        .bind(session.created)
+        .bind(session.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok((session, token))
+    }
+
+    async fn introspect_session(&self, token: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, user_id, created, expires FROM sessions \
+             WHERE token_hash = $1 AND expires > $2",
+        )
+        .bind(rules::hash_secret(token))
+        .bind(now())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(session_from_row).transpose().map_err(db)
+    }
+
+    async fn revoke_session(&self, token: &str) -> Result<bool> {
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(rules::hash_secret(token))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
+}
+
+#[async_trait]
+impl Journal for SqlStore {
+    async fn events(
+        &self,
+        tenant: Option<&TenantId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, tenant_id, kind, resource_id, payload, created FROM events \
+             WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(after_seq)
+        .bind(tenant.map(TenantId::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(event_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+
+    async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
+        const COLUMNS: usize = 9;
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        for chunk in entries.chunks(CHUNK / COLUMNS) {
+            let values = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO provisioning_log (tenant_id, time, request_id, method, path, status, \
+                 scim_type, detail, ignored) VALUES {values}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.tenant_id.as_str())
+                    .bind(e.time)
+                    .bind(e.request_id.as_str())
+                    .bind(e.method.as_str())
+                    .bind(e.path.as_str())
+                    .bind(i64::from(e.status))
+                    .bind(e.scim_type.as_deref())
+                    .bind(e.detail.as_deref())
+                    .bind((!e.ignored.is_empty()).then(|| json!(e.ignored).to_string()));
+            }
+            q.execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn prune(&self, what: Expiring, before: Micros, limit: u32) -> Result<u64> {
+        let (table, key, column) = match what {
+            Expiring::ProvisioningLog => ("provisioning_log", "id", "time"),
+            Expiring::Events => ("events", "seq", "created"),
+            Expiring::Sessions => ("sessions", "id", "expires"),
+        };
+        let sql = format!(
+            "DELETE FROM {table} WHERE {key} IN \
+             (SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
+        );
+        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let deleted = sqlx::query(AssertSqlSafe(sql))
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(deleted)
+    }
+
+    async fn database_bytes(&self) -> Result<u64> {
+        let bytes: i64 = sqlx::query_scalar(Engine::DATABASE_BYTES)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
+    async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored \
+             FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(tenant.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(log_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(db)
+    }
+}

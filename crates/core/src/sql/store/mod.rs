@@ -1,0 +1,401 @@
+//! The storage traits in SQL that SQLite and PostgreSQL both accept.
+//!
+//! This folder is compiled once per backend, as a module of `sqlite` and of
+//! `postgres`, each of which names its `Engine`: the [`Backend`] contract
+//! (the sqlx database type, how a write transaction starts, which errors
+//! mean "try again later" or "run the transaction again", how event
+//! sequence numbers are kept in commit order). So there is one
+//! implementation of every rule, type-checked against each backend's
+//! concrete sqlx types (a version generic over `sqlx::Database` would
+//! repeat a dozen encode/decode bounds on every function), and no
+//! `if sqlite` anywhere.
+//!
+//! - `mod.rs`: the store, errors, conflict retries, the event outbox and
+//!   the shared reads;
+//! - `rows.rs`: columns and row mapping;
+//! - `admin.rs`, `directory.rs`, `journal.rs`: one storage trait each;
+//! - `changes.rs`: the write transactions of users and groups.
+//!
+//! Concurrency: every write transaction first bumps the version of the row
+//! it changes, which takes that row's lock (PostgreSQL) or the database's
+//! write lock (SQLite, `BEGIN IMMEDIATE`), so concurrent changes of one
+//! resource serialise instead of failing. What PostgreSQL may still abort
+//! (a deadlock between transactions on different rows, a serialisation
+//! failure) is retried here, inside the store, a few times before it
+//! becomes `Unavailable`: a client never sees a race as a 500.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scimitar_proto::ScimError;
+use scimitar_proto::resource::{Name, Phone, UserAttributes};
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Pool, Row, Transaction};
+use subtle::ConstantTimeEq;
+
+use self::rows::*;
+use super::Engine;
+use crate::error::{CoreError, Result};
+use crate::gate::TenantGate;
+use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
+use crate::model::{
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
+    Micros, NewGroup, Page, Session, Stamp, Subaccount, Tenant, User, now,
+};
+use crate::rules;
+use crate::sql::Backend;
+use crate::sql::filter::{self, Bind, Resource};
+use crate::store::{Administration, Directory, Expiring, Journal, Sessions, Store};
+
+#[path = "admin.rs"]
+mod admin;
+#[path = "changes.rs"]
+mod changes;
+#[path = "directory.rs"]
+mod directory;
+#[path = "journal.rs"]
+mod journal;
+#[path = "rows.rs"]
+mod rows;
+
+type Db = <Engine as Backend>::Db;
+type DbRow = <Db as sqlx::Database>::Row;
+type Query<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
+type Tx = Transaction<'static, Db>;
+
+/// Ids per statement in batched `IN (…)` lists and multi-row inserts: well
+/// under both backends' bind-parameter limits.
+const CHUNK: usize = 500;
+
+/// A store over one database. `read` and `write` may be the same pool.
+/// SCIM writes pass each tenant's [`TenantGate`] first, so one tenant's
+/// burst never queues ahead of another tenant's write.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(super) read: Pool<Db>,
+    pub(super) write: Pool<Db>,
+    pub(super) gate: Arc<TenantGate>,
+}
+
+fn db(err: sqlx::Error) -> CoreError {
+    if Engine::is_unavailable(&err) || Engine::is_conflict(&err) {
+        CoreError::Unavailable(err)
+    } else {
+        CoreError::Internal(err.to_string())
+    }
+}
+
+/// Attempts of a write transaction that the database aborted because of a
+/// concurrent one.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// Runs a write transaction again when the database aborted it for a
+/// conflict with another one; any other outcome is returned as it is.
+async fn retry_conflicts<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(CoreError::Unavailable(e))
+                if Engine::is_conflict(&e) && tries < CONFLICT_ATTEMPTS =>
+            {
+                tracing::debug!(error = %e, tries, "write transaction conflicted; retrying");
+                // Jitter, so the transactions that met do not meet again in
+                // lockstep.
+                let pause = rand::random_range(2..10) * u64::from(tries);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bind_all<'a>(mut q: Query<'a>, binds: &'a [Bind]) -> Query<'a> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// Appends an event to the outbox, inside the change's transaction.
+///
+/// Followers read the outbox as "events after the last sequence number I
+/// saw", so sequence numbers must become visible in order: an event that
+/// commits after a higher-numbered one would be skipped for ever. The
+/// backend's `lock_outbox` makes that so (one writer at a time until
+/// commit); callers therefore record their events last, just before they
+/// commit.
+async fn record(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    kind: &str,
+    resource_id: &str,
+    payload: serde_json::Value,
+) -> Result<()> {
+    Engine::lock_outbox(tx).await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO events (tenant_id, kind, resource_id, payload, created) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant.as_str())
+    .bind(kind)
+    .bind(resource_id)
+    .bind(payload.to_string())
+    .bind(now())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Takes the row's lock by bumping its version; checks the client's
+/// expected version. Returns the version before the bump.
+async fn bump(
+    tx: &mut Tx,
+    table: &'static str,
+    what: &'static str,
+    tenant: &TenantId,
+    id: &str,
+    expected: Option<i64>,
+) -> Result<i64> {
+    let sql = format!(
+        "UPDATE {table} SET version = version + 1, last_modified = $1 \
+         WHERE id = $2 AND tenant_id = $3 RETURNING version"
+    );
+    let version: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(now())
+        .bind(id)
+        .bind(tenant.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    let before = version.ok_or(CoreError::NotFound(what))? - 1;
+    if expected.is_some_and(|v| v != before) {
+        return Err(CoreError::VersionMismatch);
+    }
+    Ok(before)
+}
+
+impl SqlStore {
+    async fn fetch_user(&self, tenant: &TenantId, id: &str) -> Result<User> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users r WHERE r.id = $1 AND r.tenant_id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(tenant.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?
+            .ok_or(CoreError::NotFound("user"))?;
+        user_from_row(&row).map_err(db)
+    }
+
+    async fn fetch_group_by_id(&self, id: &str, tenant: Option<&TenantId>) -> Result<Group> {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups r WHERE r.id = $1 AND ($2 IS NULL OR r.tenant_id = $2)"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(tenant.map(TenantId::as_str))
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?
+            .ok_or(CoreError::NotFound("group"))?;
+        group_from_row(&row).map_err(db)
+    }
+
+    /// The `(owner, related id, display)` rows of a membership query for
+    /// each of `owners`, in batches; `select` has `{ids}` where the owners'
+    /// placeholders go and `$1` for the tenant.
+    async fn related(
+        &self,
+        tenant: &TenantId,
+        owners: &[&str],
+        select: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        let mut rows = Vec::new();
+        for chunk in owners.chunks(CHUNK) {
+            let sql = select.replace("{ids}", &placeholders(2, chunk.len()));
+            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(tenant.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            rows.extend(q.fetch_all(&self.read).await.map_err(db)?);
+        }
+        Ok(rows)
+    }
+
+    /// Runs a filtered, sorted, paged list query and its count.
+    async fn list<T>(
+        &self,
+        resource: Resource,
+        columns: &str,
+        tenant: &TenantId,
+        query: &ListQuery,
+        from_row: fn(&DbRow) -> sqlx::Result<T>,
+    ) -> Result<Page<T>> {
+        let table = match resource {
+            Resource::User => "users",
+            Resource::Group => "groups",
+        };
+        let condition =
+            filter::translate(resource, query.filter.as_ref(), 2).map_err(CoreError::Rejected)?;
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM {table} r WHERE r.tenant_id = $1 AND {}",
+            condition.sql
+        );
+        let total: i64 = bind_all(
+            sqlx::query(AssertSqlSafe(count_sql)).bind(tenant.as_str()),
+            &condition.binds,
+        )
+        .fetch_one(&self.read)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(db)?;
+        if query.limit == 0 {
+            return Ok(Page {
+                total: u64::try_from(total).unwrap_or(0),
+                items: Vec::new(),
+            });
+        }
+        let dir = if query.descending {
+            "DESC NULLS FIRST"
+        } else {
+            "ASC NULLS LAST"
+        };
+        let order = match query
+            .sort_by
+            .as_ref()
+            .and_then(|attr| filter::sort_column(resource, attr))
+        {
+            Some(col) => format!("{col} {dir}, r.id {dir}"),
+            None => "r.created ASC, r.id ASC".to_owned(),
+        };
+        let sql = format!(
+            "SELECT {columns} FROM {table} r WHERE r.tenant_id = $1 AND {} ORDER BY {order} \
+             LIMIT {} OFFSET {}",
+            condition.sql, query.limit, query.offset
+        );
+        let rows = bind_all(
+            sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str()),
+            &condition.binds,
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(from_row)
+            .collect::<sqlx::Result<Vec<_>>>()
+            .map_err(db)?;
+        Ok(Page {
+            total: u64::try_from(total).unwrap_or(0),
+            items,
+        })
+    }
+}
+
+async fn check_subaccount(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    subaccount: Option<&SubaccountId>,
+) -> Result<()> {
+    let Some(sub) = subaccount else { return Ok(()) };
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2")
+            .bind(sub.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    found.map(|_| ()).ok_or(CoreError::NotFound("subaccount"))
+}
+
+fn external_id_clash(err: sqlx::Error, external_id: Option<&str>) -> CoreError {
+    if is_unique_violation(&err) {
+        CoreError::Rejected(ScimError::uniqueness(format!(
+            "another group of this tenant already has externalId '{}'",
+            external_id.unwrap_or_default()
+        )))
+    } else {
+        db(err)
+    }
+}
+
+async fn update_group_attrs(
+    tx: &mut Tx,
+    id: &GroupId,
+    display_name: Option<&str>,
+    external_id: Option<&Option<String>>,
+) -> Result<()> {
+    if let Some(name) = display_name {
+        sqlx::query("UPDATE groups SET display_name = $1, display_name_ci = $2 WHERE id = $3")
+            .bind(name)
+            .bind(name.to_lowercase())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(ext) = external_id {
+        sqlx::query("UPDATE groups SET external_id = $1 WHERE id = $2")
+            .bind(ext.as_deref())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| external_id_clash(e, ext.as_deref()))?;
+    }
+    Ok(())
+}
+
+fn user_name_clash(err: sqlx::Error, user_name: &str) -> CoreError {
+    if is_unique_violation(&err) {
+        // Never say where the name is taken: it may be another tenant.
+        CoreError::Rejected(ScimError::uniqueness(format!(
+            "userName '{user_name}' is already in use"
+        )))
+    } else {
+        db(err)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    /// Reads, and begins (then rolls back) a write transaction: a writer
+    /// that cannot start one is not ready, whatever reads say.
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db)?;
+        let tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        tx.rollback().await.map_err(db)?;
+        Ok(())
+    }
+}
