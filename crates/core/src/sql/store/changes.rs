@@ -25,15 +25,10 @@ impl SqlStore {
     /// every user of the tenant for each chunk.
     async fn check_users_exist(tx: &mut Tx, tenant: &TenantId, ids: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT id, tenant_id FROM users WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
+            let mut q = Builder::new("SELECT id, tenant_id FROM users WHERE");
+            push_in(&mut q, "id", chunk.iter().map(String::as_str));
             let found: HashSet<String> = q
+                .build_query_as::<(String, String)>()
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db)?
@@ -63,16 +58,12 @@ impl SqlStore {
         ids.sort_unstable();
         let at = now();
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "UPDATE {table} SET version = version + 1, last_modified = $1 \
-                 WHERE id IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(at);
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            q.execute(&mut **tx).await.map_err(db)?;
+            let mut q = Builder::new(format!(
+                "UPDATE {table} SET version = version + 1, last_modified = "
+            ));
+            q.push_bind(at).push(" WHERE");
+            push_in(&mut q, "id", chunk.iter().map(|id| id.as_str()));
+            q.build().execute(&mut **tx).await.map_err(db)?;
         }
         Ok(())
     }
@@ -86,22 +77,16 @@ impl SqlStore {
     ) -> Result<Vec<String>> {
         Self::check_users_exist(tx, tenant, ids).await?;
         let mut added = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let values = (0..chunk.len())
-                .map(|i| format!("($1, $2, ${})", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO memberships (group_id, tenant_id, user_id) VALUES {values} \
-                 ON CONFLICT DO NOTHING RETURNING user_id"
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-                .bind(group.as_str())
-                .bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            let inserted = q.fetch_all(&mut **tx).await.map_err(|e| {
+        for chunk in ids.chunks(CHUNK / 3) {
+            let mut q = Builder::new("INSERT INTO memberships (group_id, tenant_id, user_id) ");
+            q.push_values(chunk, |mut row, id| {
+                row.push_bind(group.as_str().to_owned())
+                    .push_bind(tenant.as_str().to_owned())
+                    .push_bind(id.clone());
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING user_id");
+            let inserted = q.build_query_scalar::<String>().fetch_all(&mut **tx);
+            let inserted = inserted.await.map_err(|e| {
                 // The users were there a moment ago: one was deprovisioned
                 // by a concurrent transaction (PostgreSQL; SQLite has one
                 // writer). It is no user of the tenant any more.
@@ -123,15 +108,11 @@ impl SqlStore {
     async fn remove_members(tx: &mut Tx, group: &GroupId, ids: &[String]) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM memberships WHERE group_id = $1 AND user_id IN ({}) RETURNING user_id",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(group.as_str());
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            removed.extend(q.fetch_all(&mut **tx).await.map_err(db)?);
+            let mut q = Builder::new("DELETE FROM memberships WHERE group_id = ");
+            q.push_bind(group.as_str().to_owned()).push(" AND");
+            push_in(&mut q, "user_id", chunk.iter().map(String::as_str)).push(" RETURNING user_id");
+            let gone = q.build_query_scalar::<String>().fetch_all(&mut **tx);
+            removed.extend(gone.await.map_err(db)?);
         }
         Ok(removed)
     }

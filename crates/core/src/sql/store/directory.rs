@@ -73,8 +73,9 @@ impl Directory for SqlStore {
                 tenant,
                 &owners,
                 "SELECT m.user_id, g.id, g.display_name FROM memberships m \
-                 JOIN groups g ON g.id = m.group_id \
-                 WHERE m.tenant_id = $1 AND m.user_id IN ({ids}) ORDER BY g.display_name_ci, g.id",
+                 JOIN groups g ON g.id = m.group_id",
+                "m.user_id",
+                "ORDER BY g.display_name_ci, g.id",
             )
             .await?;
         let mut out: HashMap<UserId, Vec<Membership>> = HashMap::new();
@@ -113,8 +114,9 @@ impl Directory for SqlStore {
                 tenant,
                 &owners,
                 "SELECT m.group_id, u.id, u.display_name FROM memberships m \
-                 JOIN users u ON u.id = m.user_id \
-                 WHERE m.tenant_id = $1 AND m.group_id IN ({ids}) ORDER BY m.group_id, u.id",
+                 JOIN users u ON u.id = m.user_id",
+                "m.group_id",
+                "ORDER BY m.group_id, u.id",
             )
             .await?;
         let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();

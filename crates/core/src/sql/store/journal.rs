@@ -93,28 +93,22 @@ impl Journal for SqlStore {
         const COLUMNS: usize = 9;
         let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         for chunk in entries.chunks(CHUNK / COLUMNS) {
-            let values = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
+            let mut q = Builder::new(
                 "INSERT INTO provisioning_log (tenant_id, time, request_id, method, path, status, \
-                 scim_type, detail, ignored) VALUES {values}"
+                 scim_type, detail, ignored) ",
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for e in chunk {
-                q = q
-                    .bind(e.tenant_id.as_str())
-                    .bind(e.time)
-                    .bind(e.request_id.as_str())
-                    .bind(e.method.as_str())
-                    .bind(e.path.as_str())
-                    .bind(i64::from(e.status))
-                    .bind(e.scim_type.as_deref())
-                    .bind(e.detail.as_deref())
-                    .bind((!e.ignored.is_empty()).then(|| json!(e.ignored).to_string()));
-            }
-            q.execute(&mut *tx).await.map_err(db)?;
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.tenant_id.as_str().to_owned())
+                    .push_bind(e.time)
+                    .push_bind(e.request_id.clone())
+                    .push_bind(e.method.clone())
+                    .push_bind(e.path.clone())
+                    .push_bind(i64::from(e.status))
+                    .push_bind(e.scim_type.clone())
+                    .push_bind(e.detail.clone())
+                    .push_bind((!e.ignored.is_empty()).then(|| json!(e.ignored).to_string()));
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(())

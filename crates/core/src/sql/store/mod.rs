@@ -63,6 +63,7 @@ type Db = <Engine as Backend>::Db;
 type DbRow = <Db as sqlx::Database>::Row;
 type Query<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
 type Tx = Transaction<'static, Db>;
+type Builder = sqlx::QueryBuilder<Db>;
 
 /// Ids per statement in batched `IN (…)` lists and multi-row inserts: well
 /// under both backends' bind-parameter limits.
@@ -125,12 +126,28 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_foreign_key_violation())
 }
 
-/// `$from, $from+1, …` for `n` values.
+/// `$from, $from+1, …` for `n` values, for statements of a fixed shape;
+/// lists as long as the input are built with [`in_list`] or
+/// `QueryBuilder::push_values`.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Appends ` {column} IN (…ids)` to a statement, every id bound.
+fn push_in<'q, 'a>(
+    q: &'q mut Builder,
+    column: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> &'q mut Builder {
+    q.push(format_args!(" {column} IN ("));
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_owned());
+    }
+    q.push(")")
 }
 
 fn bind_all<'a>(mut q: Query<'a>, binds: &'a [Bind]) -> Query<'a> {
@@ -231,22 +248,26 @@ impl SqlStore {
     }
 
     /// The `(owner, related id, display)` rows of a membership query for
-    /// each of `owners`, in batches; `select` has `{ids}` where the owners'
-    /// placeholders go and `$1` for the tenant.
+    /// each of `owners`, in batches: `select … WHERE m.tenant_id = ? AND
+    /// {owner} IN (…) {order}`.
     async fn related(
         &self,
         tenant: &TenantId,
         owners: &[&str],
         select: &str,
+        owner: &str,
+        order: &str,
     ) -> Result<Vec<(String, String, String)>> {
         let mut rows = Vec::new();
         for chunk in owners.chunks(CHUNK) {
-            let sql = select.replace("{ids}", &placeholders(2, chunk.len()));
-            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(tenant.as_str());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            rows.extend(q.fetch_all(&self.read).await.map_err(db)?);
+            let mut q = Builder::new(select);
+            q.push(" WHERE m.tenant_id = ")
+                .push_bind(tenant.as_str().to_owned())
+                .push(" AND");
+            push_in(&mut q, owner, chunk.iter().copied())
+                .push(" ")
+                .push(order);
+            rows.extend(q.build_query_as().fetch_all(&self.read).await.map_err(db)?);
         }
         Ok(rows)
     }
