@@ -194,7 +194,8 @@ fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> 
         (Resource::User, "emails", Some("type")) => constant(Const::Text("work"), None),
         (Resource::User, "emails", Some("primary")) => constant(Const::Bool(true), None),
         (Resource::User, "phoneNumbers", Some("value")) => text("r.phone", false),
-        (Resource::User, "phoneNumbers", Some("type")) => text("r.phone_type", true),
+        // A number stored without a type is rendered as `work`.
+        (Resource::User, "phoneNumbers", Some("type")) => text(PHONE_TYPE, true),
         (Resource::User, "phoneNumbers", Some("primary")) => {
             constant(Const::Bool(true), Some("r.phone IS NOT NULL"))
         }
@@ -208,6 +209,10 @@ fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> 
 fn constant(value: Const, guard: Option<&'static str>) -> Result<Target, ()> {
     Ok(Target::Constant { value, guard })
 }
+
+/// `phoneNumbers.type` as clients read it.
+const PHONE_TYPE: &str =
+    "(CASE WHEN r.phone IS NULL THEN NULL ELSE COALESCE(r.phone_type, 'work') END)";
 
 const TRUE: &str = "(1=1)";
 const FALSE: &str = "(1=0)";
@@ -262,15 +267,18 @@ impl Condition {
                     self.filter(resource, Some(link), inner)?;
                     self.sql.push(')');
                 }
-                // phoneNumbers and emails hold at most one element, made of
-                // the resource's own columns: the element filter applies to
-                // them directly, guarded by the element's existence.
-                (Resource::User, "phoneNumbers") => {
-                    self.sql.push_str("(r.phone IS NOT NULL AND ");
+                // Every other complex attribute (emails, phoneNumbers, name,
+                // meta) holds at most one element, made of the resource's
+                // own columns: the element filter applies to them directly,
+                // where the element exists at all. A user without a name has
+                // no element for `name[not (givenName pr)]` to match.
+                _ => {
+                    self.sql.push('(');
+                    self.complex_present(resource, element, attr)?;
+                    self.sql.push_str(" AND ");
                     self.filter(resource, element, inner)?;
                     self.sql.push(')');
                 }
-                _ => self.filter(resource, element, inner)?,
             },
         }
         Ok(())
@@ -294,9 +302,31 @@ impl Condition {
                 .ok_or_else(|| unfilterable(resource, attr))?;
         }
         if let Target::Membership(link) = found {
-            self.sql.push_str(link.exists_prefix());
-            self.leaf(resource, Some(link), attr, comparison)?;
-            self.sql.push(')');
+            // A resource without any element has no value present, and so
+            // a value different from any operand: `eq null` and `ne` hold
+            // for it, which no row inside `EXISTS` can say.
+            match comparison {
+                Some((CompareOp::Eq, CompValue::Null)) => {
+                    self.sql.push_str("(NOT ");
+                    self.sql.push_str(link.exists_prefix());
+                    self.leaf(resource, Some(link), attr, None)?;
+                    self.sql.push_str("))");
+                }
+                Some((CompareOp::Ne, value)) if !matches!(value, CompValue::Null) => {
+                    self.sql.push_str("(NOT ");
+                    self.sql.push_str(link.exists_prefix());
+                    self.sql.push_str(TRUE);
+                    self.sql.push_str(") OR ");
+                    self.sql.push_str(link.exists_prefix());
+                    self.leaf(resource, Some(link), attr, comparison)?;
+                    self.sql.push_str("))");
+                }
+                _ => {
+                    self.sql.push_str(link.exists_prefix());
+                    self.leaf(resource, Some(link), attr, comparison)?;
+                    self.sql.push(')');
+                }
+            }
             return Ok(());
         }
         let condition = match comparison {
@@ -361,11 +391,18 @@ impl Condition {
         };
         match found {
             Target::Constant { value: c, guard } => {
-                let holds = compare_constant(c, op, value).ok_or_else(mismatch)?;
+                let case_exact = attr.target().case_exact;
+                let holds = compare_constant(c, op, value, case_exact).ok_or_else(mismatch)?;
+                let ne = op == CompareOp::Ne;
                 Ok(match (holds, guard) {
-                    (false, _) => FALSE.to_owned(),
                     (true, None) => TRUE.to_owned(),
+                    (false, None) => FALSE.to_owned(),
+                    // Where the element does not exist, `ne` holds and
+                    // nothing else does.
+                    (true, Some(_)) if ne => TRUE.to_owned(),
                     (true, Some(guard)) => format!("({guard})"),
+                    (false, Some(guard)) if ne => format!("(NOT ({guard}))"),
+                    (false, Some(_)) => FALSE.to_owned(),
                 })
             }
             Target::Text { col, ci } => {
@@ -428,7 +465,12 @@ fn sql_operator(op: CompareOp) -> &'static str {
     }
 }
 
-fn compare_constant(constant: Const, op: CompareOp, value: &CompValue) -> Option<bool> {
+fn compare_constant(
+    constant: Const,
+    op: CompareOp,
+    value: &CompValue,
+    case_exact: bool,
+) -> Option<bool> {
     match (constant, value) {
         (Const::Bool(b), CompValue::Boolean(v)) => match op {
             CompareOp::Eq => Some(b == *v),
@@ -436,7 +478,11 @@ fn compare_constant(constant: Const, op: CompareOp, value: &CompValue) -> Option
             _ => None,
         },
         (Const::Text(c), CompValue::String(v)) => {
-            let (c, v) = (c.to_lowercase(), v.to_lowercase());
+            let (c, v) = if case_exact {
+                (c.to_owned(), v.clone())
+            } else {
+                (c.to_lowercase(), v.to_lowercase())
+            };
             Some(match op {
                 CompareOp::Eq => c == v,
                 CompareOp::Ne => c != v,
