@@ -1,10 +1,18 @@
 //! Typed identifiers, so a user id can never be passed where a group id is
-//! expected. All are UUIDs rendered as text; a client-supplied id that is not
-//! one simply finds nothing.
+//! expected. All are UUIDs rendered as text, assigned here; an id from
+//! outside (a URL, a body, a command line) is parsed once at the edge with
+//! `parse`, and one that cannot be ours names nothing: the caller answers
+//! "not found" without asking the database (which may not even accept it:
+//! PostgreSQL refuses a NUL).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+/// Whether `raw` has the shape of the ids scimitar assigns (a UUID).
+pub fn is_well_formed(raw: &str) -> bool {
+    uuid::Uuid::try_parse(raw).is_ok()
+}
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -17,6 +25,11 @@ macro_rules! id_type {
             /// A fresh random (v4) id.
             pub fn generate() -> Self {
                 Self(uuid::Uuid::new_v4().to_string())
+            }
+
+            /// An id from outside; `None` unless it can be one of ours.
+            pub fn parse(raw: &str) -> Option<Self> {
+                is_well_formed(raw).then(|| Self(raw.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {

@@ -11,6 +11,32 @@ use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
+/// Serde for [`Micros`] as RFC 3339 text (`2026-12-02T17:13:08.123456Z`),
+/// the form every JSON answer of the admin API and the CLI uses.
+pub mod timestamp {
+    use serde::Serializer;
+
+    use super::Micros;
+
+    pub fn serialize<S: Serializer>(micros: &Micros, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&scimitar_proto::datetime::format(*micros))
+    }
+
+    /// The same for an optional time (`null` when absent).
+    pub mod option {
+        use serde::Serializer;
+
+        use super::Micros;
+
+        pub fn serialize<S: Serializer>(micros: &Option<Micros>, s: S) -> Result<S::Ok, S::Error> {
+            match micros {
+                Some(m) => super::serialize(m, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
 /// The current time in microseconds since the epoch.
 pub fn now() -> Micros {
     let since = std::time::SystemTime::now()
@@ -20,27 +46,34 @@ pub fn now() -> Micros {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub region: Option<String>,
+    #[serde(with = "timestamp")]
     pub created: Micros,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Subaccount {
     pub id: SubaccountId,
     pub tenant_id: TenantId,
     pub parent_id: Option<SubaccountId>,
     pub name: String,
+    #[serde(with = "timestamp")]
     pub created: Micros,
 }
 
 /// Creation time, last change and a counter bumped by every change (the
 /// ETag's source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stamp {
+    #[serde(with = "timestamp")]
     pub created: Micros,
+    #[serde(with = "timestamp")]
     pub last_modified: Micros,
     pub version: i64,
 }
@@ -61,12 +94,14 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Group {
     pub id: GroupId,
     pub tenant_id: TenantId,
     pub subaccount_id: Option<SubaccountId>,
     pub display_name: String,
     pub external_id: Option<String>,
+    #[serde(flatten)]
     pub stamp: Stamp,
 }
 
@@ -113,39 +148,49 @@ pub struct Membership {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub tenant_id: TenantId,
     pub label: Option<String>,
+    #[serde(with = "timestamp")]
     pub created: Micros,
+    #[serde(with = "timestamp::option")]
     pub revoked: Option<Micros>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: SessionId,
     pub tenant_id: TenantId,
     pub user_id: UserId,
+    #[serde(with = "timestamp")]
     pub created: Micros,
+    #[serde(with = "timestamp")]
     pub expires: Micros,
 }
 
 /// A change, recorded in order in the same transaction as the change itself
 /// (the outbox the host application follows).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Event {
     pub seq: i64,
     pub tenant_id: TenantId,
     pub kind: String,
     pub resource_id: String,
     pub payload: serde_json::Value,
+    #[serde(with = "timestamp")]
     pub created: Micros,
 }
 
 /// One SCIM request, as the tenant's admins and support see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     pub tenant_id: TenantId,
+    #[serde(with = "timestamp")]
     pub time: Micros,
     pub request_id: String,
     pub method: String,

@@ -14,7 +14,7 @@ use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
 use scimitar_proto::schema::USER;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::{Scope, require_token};
@@ -58,33 +58,18 @@ fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
     scim_json(status, &serde_json::to_value(value).unwrap_or(Value::Null))
 }
 
-/// Longest name, label or region an administrator may give, in characters.
-const MAX_NAME_CHARS: usize = 256;
-
 /// An id from a path or a body: 404 unless it can be one of ours
 /// ([`known_id`]).
 fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
     known_id(raw).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
 }
 
-/// Checks a stored text an administrator sent with the rule every stored
-/// string follows ([`check_string`]): its length, and no control
-/// characters (a NUL cannot even be stored on PostgreSQL).
-fn checked(name: &str, value: String) -> Result<String, ScimError> {
-    let max = if name == "externalId" {
-        MAX_STRING_CHARS
-    } else {
-        MAX_NAME_CHARS
-    };
-    check_string(name, &value, max)?;
-    Ok(value)
-}
-
-/// An optional string field; `null` and absent both give `None`.
+/// An optional string field; `null` and absent both give `None`. What
+/// the text may be is the domain's rule.
 fn optional_string(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => checked(name, s.clone()).map(Some),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ScimError::invalid_value(format!(
             "'{name}' must be a string"
         ))),
@@ -94,14 +79,21 @@ fn optional_string(body: &Value, name: &str) -> Result<Option<String>, ScimError
 /// An optional id field of a body; a value that is no id is 404.
 fn optional_id<T: From<String>>(body: &Value, name: &str, what: &str) -> ApiResult<Option<T>> {
     optional_string(body, name)?
-        .map(|raw| id(raw, what))
+        .map(|raw| body_id(name, raw, what))
         .transpose()
 }
 
+/// An id in a body: a text with a control character is refused as any
+/// such text is (400); another that cannot be ours names nothing (404).
+fn body_id<T: From<String>>(name: &str, raw: String, what: &str) -> ApiResult<T> {
+    check_string(name, &raw, MAX_STRING_CHARS)?;
+    id(raw, what)
+}
+
+/// A string field; absent or `null` is the empty string, which the domain
+/// refuses where a name is required.
 fn required_string(body: &Value, name: &str) -> Result<String, ScimError> {
-    optional_string(body, name)?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ScimError::invalid_value(format!("'{name}' is required")))
+    Ok(optional_string(body, name)?.unwrap_or_default())
 }
 
 /// For a PATCH field: absent → no change; `null` → clear; a string → set.
@@ -109,7 +101,7 @@ fn change_of(body: &Value, name: &str) -> Result<Option<Option<String>>, ScimErr
     match body.get(name) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => checked(name, s.clone()).map(|s| Some(Some(s))),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
         Some(_) => Err(ScimError::invalid_value(format!(
             "'{name}' must be a string or null"
         ))),
@@ -146,7 +138,7 @@ fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
 const MAX_POSITION: i64 = i64::MAX / 2;
 
 async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(ok(StatusCode::OK, &state.store().list_tenants().await?))
+    Ok(ok(StatusCode::OK, &state.service().list_tenants().await?))
 }
 
 async fn create_tenant(
@@ -156,7 +148,7 @@ async fn create_tenant(
     let name = required_string(&body, "name")?;
     let region = optional_string(&body, "region")?;
     let tenant = state
-        .store()
+        .service()
         .create_tenant(&name, region.as_deref())
         .await?;
     Ok(ok(StatusCode::CREATED, &tenant))
@@ -169,7 +161,7 @@ async fn get_tenant(
     let tenant: TenantId = id(tenant, "tenant")?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().get_tenant(&tenant).await?,
+        &state.service().get_tenant(&tenant).await?,
     ))
 }
 
@@ -193,7 +185,7 @@ async fn create_subaccount(
     let name = required_string(&body, "name")?;
     let parent: Option<SubaccountId> = optional_id(&body, "parentId", "parent subaccount")?;
     let sub = state
-        .store()
+        .service()
         .create_subaccount(&tenant, &name, parent.as_ref())
         .await?;
     Ok(ok(StatusCode::CREATED, &sub))
@@ -221,7 +213,7 @@ async fn create_group(
         subaccount_id: optional_id(&body, "subaccountId", "subaccount")?,
         external_id: optional_string(&body, "externalId")?,
     };
-    let group = state.store().create_group(&tenant, group).await?;
+    let group = state.service().create_group(&tenant, group).await?;
     Ok(ok(StatusCode::CREATED, &group))
 }
 
@@ -230,7 +222,7 @@ async fn get_group(
     Path((tenant, group)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
-    let group = state.store().get_group(&tenant, &group).await?;
+    let group = state.service().get_group(&tenant, &group).await?;
     Ok(ok(StatusCode::OK, &group))
 }
 
@@ -250,12 +242,15 @@ async fn change_group(
         display_name,
         external_id: change_of(&body, "externalId")?,
         subaccount_id: change_of(&body, "subaccountId")?
-            .map(|s| s.map(|raw| id(raw, "subaccount")).transpose())
+            .map(|s| {
+                s.map(|raw| body_id("subaccountId", raw, "subaccount"))
+                    .transpose()
+            })
             .transpose()?,
     };
     let changed = state
         .service()
-        .change_group(&tenant, &group, change)
+        .change_group(Some(&tenant), &group, change)
         .await?;
     Ok(ok(StatusCode::OK, &changed))
 }
@@ -265,7 +260,7 @@ async fn delete_group(
     Path((tenant, group)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
-    state.store().delete_group(&tenant, &group, None).await?;
+    state.service().delete_group(&tenant, &group, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -276,7 +271,7 @@ async fn list_api_keys(
     let tenant: TenantId = id(tenant, "tenant")?;
     Ok(ok(
         StatusCode::OK,
-        &state.service().list_api_keys(&tenant).await?,
+        &state.service().list_api_keys(Some(&tenant)).await?,
     ))
 }
 
@@ -288,13 +283,11 @@ async fn create_api_key(
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
     let label = optional_string(&body, "label")?;
-    let (key, secret) = state
-        .store()
-        .create_api_key(&tenant, label.as_deref())
+    let issued = state
+        .service()
+        .issue_api_key(&tenant, label.as_deref())
         .await?;
-    let mut out = serde_json::to_value(&key).unwrap_or(Value::Null);
-    out["key"] = json!(secret);
-    Ok(scim_json(StatusCode::CREATED, &out))
+    Ok(ok(StatusCode::CREATED, &issued))
 }
 
 async fn revoke_api_key(
@@ -304,7 +297,7 @@ async fn revoke_api_key(
     let (tenant, key): (TenantId, ApiKeyId) = (id(tenant, "tenant")?, id(key, "API key")?);
     Ok(ok(
         StatusCode::OK,
-        &state.service().revoke_api_key(&tenant, &key).await?,
+        &state.service().revoke_api_key(Some(&tenant), &key).await?,
     ))
 }
 
@@ -338,23 +331,7 @@ async fn list_users(
             },
         )
         .await?;
-    let users: Vec<Value> = page
-        .items
-        .iter()
-        .map(|u| {
-            json!({
-                "id": u.id,
-                "userName": u.attrs.user_name,
-                "displayName": u.attrs.display_name,
-                "externalId": u.attrs.external_id,
-                "created": scimitar_proto::datetime::format(u.stamp.created),
-            })
-        })
-        .collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &json!({"total": page.total, "users": users}),
-    ))
+    Ok(ok(StatusCode::OK, &page))
 }
 
 async fn provisioning_log(
@@ -363,7 +340,7 @@ async fn provisioning_log(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    let limit = query_number(&query, "limit", 100u32, u32::MAX)?.min(1000);
+    let limit = query_number(&query, "limit", 100u32, u32::MAX)?;
     Ok(ok(
         StatusCode::OK,
         &state.service().provisioning_log(&tenant, limit).await?,
@@ -378,9 +355,12 @@ async fn events(
         .map(|t| id(t.to_owned(), "tenant"))
         .transpose()?;
     let after = query_number(&query, "after", 0i64, MAX_POSITION)?;
-    let limit = query_number(&query, "limit", 100u32, u32::MAX)?.min(1000);
+    let limit = query_number(&query, "limit", 100u32, u32::MAX)?;
     Ok(ok(
         StatusCode::OK,
-        &state.store().events(tenant.as_ref(), after, limit).await?,
+        &state
+            .service()
+            .events(tenant.as_ref(), after, limit)
+            .await?,
     ))
 }

@@ -131,7 +131,7 @@ fn hex(b: u8) -> Option<u8> {
 /// without asking the database (which may not even accept it: PostgreSQL
 /// refuses a NUL).
 pub fn known_id<T: From<String>>(raw: String) -> Option<T> {
-    uuid::Uuid::try_parse(&raw).is_ok().then(|| T::from(raw))
+    scimitar_core::ids::is_well_formed(&raw).then(|| T::from(raw))
 }
 
 /// Parses an `If-Match`-style header: `*` or a list of (weak or strong)

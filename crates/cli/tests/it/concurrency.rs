@@ -201,7 +201,7 @@ async fn membership_churn_loses_nothing(d: &Deployment) {
     .await;
     let mut replayed: BTreeSet<String> = BTreeSet::new();
     for e in events.as_array().expect("events") {
-        if e["resource_id"] != json!(g1) {
+        if e["resourceId"] != json!(g1) {
             continue;
         }
         let members = e["payload"]["members"]
@@ -422,7 +422,7 @@ async fn deprovision_races_updates(d: &Deployment) {
             .as_array()
             .expect("events")
             .iter()
-            .filter(|e| e["kind"] == json!("user.deprovisioned") && e["resource_id"] == json!(id))
+            .filter(|e| e["kind"] == json!("user.deprovisioned") && e["resourceId"] == json!(id))
             .count();
         assert_eq!(n, 1, "one user.deprovisioned event for {id}");
     }

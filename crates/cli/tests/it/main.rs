@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_json;
 mod concurrency;
 mod connections;
 mod durability;

@@ -1,16 +1,123 @@
 //! What administrators do, for the admin API, the CLI and (next) the
-//! panel: every operation on a tenant's things first makes sure the tenant
-//! exists, and every id named with a tenant must be that tenant's.
+//! panel: every text they give is checked by one rule, every operation on a
+//! tenant's things first makes sure the tenant exists, and every id named
+//! with a tenant must be that tenant's.
+
+use scimitar_proto::ScimError;
+use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
+use serde::Serialize;
 
 use super::Service;
 use crate::error::{CoreError, Result};
-use crate::ids::{ApiKeyId, GroupId, TenantId};
-use crate::model::{ApiKey, Group, GroupAdminChange, ListQuery, LogEntry, Page, Subaccount, User};
+use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
+use crate::model::{
+    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, Subaccount,
+    Tenant, timestamp,
+};
+
+/// Longest name, label or region an administrator may give, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Most entries one read of the provisioning log or the events returns.
+pub const MAX_READ: u32 = 1000;
+
+/// A key as issued: its secret is here, this once, and stored only as a
+/// hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The bearer secret the identity provider is given.
+    pub key: String,
+}
+
+/// A user as an administrator lists them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: crate::ids::UserId,
+    pub user_name: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    #[serde(with = "timestamp")]
+    pub created: Micros,
+}
+
+/// A page of a tenant's users.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserList {
+    /// Users matching the filter, on every page.
+    pub total: u64,
+    pub users: Vec<UserSummary>,
+}
+
+/// A required name: not blank, and stored-string safe.
+fn name(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(CoreError::Rejected(ScimError::invalid_value(format!(
+            "'{field}' is required"
+        ))));
+    }
+    text(field, Some(value))
+}
+
+/// An optional text: at most [`MAX_NAME_CHARS`] (an externalId, like every
+/// SCIM string, [`MAX_STRING_CHARS`]), no control characters (a NUL
+/// cannot even be stored on PostgreSQL).
+fn text(field: &str, value: Option<&str>) -> Result<()> {
+    let max = if field == "externalId" {
+        MAX_STRING_CHARS
+    } else {
+        MAX_NAME_CHARS
+    };
+    match value {
+        Some(v) => check_string(field, v, max).map_err(CoreError::Rejected),
+        None => Ok(()),
+    }
+}
 
 impl Service {
+    pub async fn create_tenant(&self, name_: &str, region: Option<&str>) -> Result<Tenant> {
+        name("name", name_)?;
+        text("region", region)?;
+        self.store.create_tenant(name_, region).await
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.store.list_tenants().await
+    }
+
+    pub async fn get_tenant(&self, tenant: &TenantId) -> Result<Tenant> {
+        self.store.get_tenant(tenant).await
+    }
+
+    /// A subaccount of `tenant`, under `parent` (one of the tenant's) or at
+    /// the root.
+    pub async fn create_subaccount(
+        &self,
+        tenant: &TenantId,
+        name_: &str,
+        parent: Option<&SubaccountId>,
+    ) -> Result<Subaccount> {
+        name("name", name_)?;
+        self.store.create_subaccount(tenant, name_, parent).await
+    }
+
     pub async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
         self.store.get_tenant(tenant).await?;
         self.store.list_subaccounts(tenant).await
+    }
+
+    /// A group, which identity providers then match by its externalId.
+    pub async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
+        name("displayName", &group.display_name)?;
+        text("externalId", group.external_id.as_deref())?;
+        self.store.get_tenant(tenant).await?;
+        self.store.create_group(tenant, group).await
+    }
+
+    pub async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group> {
+        self.store.get_group(tenant, id).await
     }
 
     pub async fn list_groups(&self, tenant: &TenantId) -> Result<Vec<Group>> {
@@ -18,39 +125,102 @@ impl Service {
         self.store.list_all_groups(tenant).await
     }
 
-    pub async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>> {
-        self.store.get_tenant(tenant).await?;
-        self.store.list_api_keys(Some(tenant)).await
-    }
-
-    pub async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
-        self.store.get_tenant(tenant).await?;
-        self.store.list_users(tenant, query).await
-    }
-
-    /// The newest `limit` entries of a tenant's provisioning log.
-    pub async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
-        self.store.get_tenant(tenant).await?;
-        self.store.provisioning_log(tenant, limit).await
-    }
-
-    /// Renames, moves or sets the externalId of one of `tenant`'s groups.
+    /// Renames, moves or sets the externalId of a group; with a tenant,
+    /// the group must be that tenant's.
     pub async fn change_group(
         &self,
-        tenant: &TenantId,
+        tenant: Option<&TenantId>,
         id: &GroupId,
         change: GroupAdminChange,
     ) -> Result<Group> {
-        self.store.get_group(tenant, id).await?;
+        if let Some(display_name) = &change.display_name {
+            name("displayName", display_name)?;
+        }
+        if let Some(external_id) = &change.external_id {
+            text("externalId", external_id.as_deref())?;
+        }
+        if let Some(tenant) = tenant {
+            self.store.get_group(tenant, id).await?;
+        }
         self.store.change_group(id, change).await
     }
 
-    /// Revokes one of `tenant`'s API keys; another tenant's is not found.
-    pub async fn revoke_api_key(&self, tenant: &TenantId, key: &ApiKeyId) -> Result<ApiKey> {
-        let keys = self.store.list_api_keys(Some(tenant)).await?;
-        if !keys.iter().any(|k| &k.id == key) {
-            return Err(CoreError::NotFound("API key"));
+    /// Issues an API key for `tenant`'s identity provider.
+    pub async fn issue_api_key(
+        &self,
+        tenant: &TenantId,
+        label: Option<&str>,
+    ) -> Result<IssuedApiKey> {
+        text("label", label)?;
+        let (api_key, key) = self.store.create_api_key(tenant, label).await?;
+        Ok(IssuedApiKey { api_key, key })
+    }
+
+    /// The keys of `tenant`, or of every tenant.
+    pub async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
+        if let Some(tenant) = tenant {
+            self.store.get_tenant(tenant).await?;
+        }
+        self.store.list_api_keys(tenant).await
+    }
+
+    /// Revokes a key at once; with a tenant, the key must be that
+    /// tenant's (another tenant's is not found).
+    pub async fn revoke_api_key(
+        &self,
+        tenant: Option<&TenantId>,
+        key: &ApiKeyId,
+    ) -> Result<ApiKey> {
+        if let Some(tenant) = tenant {
+            let keys = self.store.list_api_keys(Some(tenant)).await?;
+            if !keys.iter().any(|k| &k.id == key) {
+                return Err(CoreError::NotFound("API key"));
+            }
         }
         self.store.revoke_api_key(key).await
+    }
+
+    /// A page of `tenant`'s users, as administrators list them.
+    pub async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<UserList> {
+        self.store.get_tenant(tenant).await?;
+        let page = self.store.list_users(tenant, query).await?;
+        let users = page
+            .items
+            .into_iter()
+            .map(|u| UserSummary {
+                id: u.id,
+                user_name: u.attrs.user_name,
+                display_name: u.attrs.display_name,
+                external_id: u.attrs.external_id,
+                created: u.stamp.created,
+            })
+            .collect();
+        Ok(UserList {
+            total: page.total,
+            users,
+        })
+    }
+
+    /// The newest entries of a tenant's provisioning log, at most
+    /// [`MAX_READ`].
+    pub async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
+        self.store.get_tenant(tenant).await?;
+        self.store
+            .provisioning_log(tenant, limit.min(MAX_READ))
+            .await
+    }
+
+    /// Events after `after`, of one tenant or of all, at most
+    /// [`MAX_READ`].
+    pub async fn events(
+        &self,
+        tenant: Option<&TenantId>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        if let Some(tenant) = tenant {
+            self.store.get_tenant(tenant).await?;
+        }
+        self.store.events(tenant, after, limit.min(MAX_READ)).await
     }
 }

@@ -24,6 +24,7 @@ mod users;
 
 use std::sync::Arc;
 
+pub use admin::{IssuedApiKey, MAX_NAME_CHARS, MAX_READ, UserList, UserSummary};
 pub use users::Written;
 
 use scimitar_proto::resource::Meta;

@@ -75,7 +75,7 @@ async fn rules(backend: &Backend) {
         .await
         .unwrap();
     let err = service
-        .change_group(&tenant, &group.id, Default::default())
+        .change_group(Some(&tenant), &group.id, Default::default())
         .await
         .unwrap_err();
     assert!(matches!(err, CoreError::NotFound(_)), "{err:?}");

@@ -67,7 +67,7 @@ async fn admin_follows_the_integration_guide(app: &TestApp) {
     .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let group = res.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(res.body["subaccount_id"], json!(sub));
+    assert_eq!(res.body["subaccountId"], json!(sub));
 
     // The key works for SCIM, and the group is found by its externalId.
     let res = app
@@ -98,9 +98,9 @@ async fn admin_follows_the_integration_guide(app: &TestApp) {
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.text);
-    assert_eq!(res.body["display_name"], "All staff");
-    assert_eq!(res.body["external_id"], Value::Null);
-    assert_eq!(res.body["subaccount_id"], Value::Null);
+    assert_eq!(res.body["displayName"], "All staff");
+    assert_eq!(res.body["externalId"], Value::Null);
+    assert_eq!(res.body["subaccountId"], Value::Null);
 
     // Users and the provisioning log are readable.
     let res = admin(
@@ -141,7 +141,12 @@ async fn admin_follows_the_integration_guide(app: &TestApp) {
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.text);
-    assert!(res.body["revoked"].is_i64());
+    let revoked = res.body["revoked"].as_str().unwrap_or_default();
+    assert!(
+        scimitar_proto::datetime::parse(revoked).is_some(),
+        "{}",
+        res.body
+    );
     let res = app.request_as(&key, "GET", &app.scim("/Users"), None).await;
     res.assert_error(401, None);
 

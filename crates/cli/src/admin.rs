@@ -1,0 +1,261 @@
+//! The administrative commands. Each parses its arguments (ids once, here),
+//! makes one call to the domain's [`Service`] — the call the admin API
+//! makes — and returns the admin API's JSON for the answer, which `main`
+//! prints as one line.
+
+use clap::Subcommand;
+use scimitar_core::CoreError;
+use scimitar_core::domain::Service;
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
+use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
+use scimitar_proto::ScimError;
+use scimitar_proto::schema::USER;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Subcommand)]
+pub enum TenantAction {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum SubaccountAction {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GroupAction {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        subaccount: Option<String>,
+        /// The identity provider's group id (objectId in Entra ID).
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    SetExternalId {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        external_id: String,
+    },
+    Rename {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Move a group to a subaccount, or to the tenant root without --subaccount.
+    Move {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        subaccount: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyAction {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+/// What a command prints: the message of a refusal, as the admin API's
+/// `detail` says it.
+pub fn fail(e: CoreError) -> String {
+    match e {
+        CoreError::Rejected(e) => e.detail,
+        other => other.to_string(),
+    }
+}
+
+type Answer = Result<Value, String>;
+
+/// The answer of one call to the domain, as JSON.
+fn json<T: Serialize>(answer: scimitar_core::Result<T>) -> Answer {
+    serde_json::to_value(answer.map_err(fail)?).map_err(|e| e.to_string())
+}
+
+/// An id from the command line: one that cannot be ours names nothing.
+fn id<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &'static str) -> Result<T, String> {
+    parse(raw).ok_or_else(|| fail(CoreError::NotFound(what)))
+}
+
+fn tenant_id(raw: &str) -> Result<TenantId, String> {
+    id(raw, TenantId::parse, "tenant")
+}
+
+fn optional<T>(
+    raw: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    what: &'static str,
+) -> Result<Option<T>, String> {
+    raw.map(|r| id(r, parse, what)).transpose()
+}
+
+pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
+    match action {
+        TenantAction::Create { name, region } => {
+            json(service.create_tenant(&name, region.as_deref()).await)
+        }
+        TenantAction::List => json(service.list_tenants().await),
+    }
+}
+
+pub async fn subaccount(service: &Service, action: SubaccountAction) -> Answer {
+    match action {
+        SubaccountAction::Create {
+            tenant,
+            name,
+            parent,
+        } => {
+            let parent = optional(parent.as_deref(), SubaccountId::parse, "parent subaccount")?;
+            let tenant = tenant_id(&tenant)?;
+            json(
+                service
+                    .create_subaccount(&tenant, &name, parent.as_ref())
+                    .await,
+            )
+        }
+        SubaccountAction::List { tenant } => {
+            json(service.list_subaccounts(&tenant_id(&tenant)?).await)
+        }
+    }
+}
+
+pub async fn group(service: &Service, action: GroupAction) -> Answer {
+    let (id_, change) = match action {
+        GroupAction::Create {
+            tenant,
+            name,
+            subaccount,
+            external_id,
+        } => {
+            let group = NewGroup {
+                display_name: name,
+                subaccount_id: optional(subaccount.as_deref(), SubaccountId::parse, "subaccount")?,
+                external_id,
+            };
+            let tenant = tenant_id(&tenant)?;
+            return json(service.create_group(&tenant, group).await);
+        }
+        GroupAction::List { tenant } => {
+            return json(service.list_groups(&tenant_id(&tenant)?).await);
+        }
+        GroupAction::SetExternalId { id, external_id } => (
+            id,
+            GroupAdminChange {
+                external_id: Some(Some(external_id)),
+                ..Default::default()
+            },
+        ),
+        GroupAction::Rename { id, name } => (
+            id,
+            GroupAdminChange {
+                display_name: Some(name),
+                ..Default::default()
+            },
+        ),
+        GroupAction::Move { id, subaccount } => (
+            id,
+            GroupAdminChange {
+                subaccount_id: Some(optional(
+                    subaccount.as_deref(),
+                    SubaccountId::parse,
+                    "subaccount",
+                )?),
+                ..Default::default()
+            },
+        ),
+    };
+    let group = id(&id_, GroupId::parse, "group")?;
+    json(service.change_group(None, &group, change).await)
+}
+
+pub async fn api_key(service: &Service, action: ApiKeyAction) -> Answer {
+    match action {
+        ApiKeyAction::Create { tenant, label } => {
+            let tenant = tenant_id(&tenant)?;
+            json(service.issue_api_key(&tenant, label.as_deref()).await)
+        }
+        ApiKeyAction::Revoke { id: key } => {
+            let key = id(&key, ApiKeyId::parse, "API key")?;
+            json(service.revoke_api_key(None, &key).await)
+        }
+        ApiKeyAction::List { tenant } => {
+            let tenant = optional(tenant.as_deref(), TenantId::parse, "tenant")?;
+            json(service.list_api_keys(tenant.as_ref()).await)
+        }
+    }
+}
+
+/// Every user of a tenant (or those a SCIM filter matches), as the admin
+/// API's user list.
+pub async fn user(service: &Service, action: UserAction) -> Answer {
+    let UserAction::List { tenant, filter } = action;
+    let filter = filter
+        .map(|f| scimitar_proto::filter::parse(&USER, &f))
+        .transpose()
+        .map_err(|e| ScimError::from(e).detail)?;
+    let query = ListQuery {
+        filter,
+        limit: u64::MAX >> 1,
+        ..Default::default()
+    };
+    json(service.list_users(&tenant_id(&tenant)?, &query).await)
+}
+
+pub async fn log(service: &Service, tenant: &str, limit: u32) -> Answer {
+    json(service.provisioning_log(&tenant_id(tenant)?, limit).await)
+}
+
+pub async fn events(service: &Service, tenant: Option<&str>, after: i64, limit: u32) -> Answer {
+    let tenant = optional(tenant, TenantId::parse, "tenant")?;
+    json(service.events(tenant.as_ref(), after, limit).await)
+}

@@ -1,0 +1,154 @@
+//! One administration, two entry points: the CLI prints exactly the admin
+//! API's JSON for the same objects, and refuses the same bad input with the
+//! same words.
+
+use crate::common::*;
+use serde_json::Value;
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-cli-tests-0123456789";
+
+/// GET on the admin API, as JSON.
+async fn admin(server: &Server, path: &str) -> Value {
+    let http = Scim::new(&server.url("/admin/v1"), ADMIN_TOKEN);
+    http.get(path).await.expect(200).body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_the_admin_apis_json() {
+    bounded(180, "CLI and admin API JSON", async {
+        let db = TestDb::sqlite();
+        let url = db.url();
+        let setup = tenant_with_key(url, "Acme").await;
+        let t = setup.id.as_str();
+        let sub = cli(
+            url,
+            &["subaccount", "create", "--tenant", t, "--name", "EU"],
+        )
+        .await;
+        let sub_id = str_of(&sub, "id");
+        cli(
+            url,
+            &[
+                "group",
+                "create",
+                "--tenant",
+                t,
+                "--name",
+                "Staff",
+                "--subaccount",
+                &sub_id,
+                "--external-id",
+                "ext-1",
+            ],
+        )
+        .await;
+        let server = Server::start_with(url, &["--admin-token", ADMIN_TOKEN]).await;
+        server
+            .scim(&setup.key)
+            .post("/Users", &user_body(&unique_user_name("json")))
+            .await
+            .expect(201);
+        // The provisioning log is written just after the answer.
+        let log_path = format!("/tenants/{t}/log");
+        for _ in 0..100 {
+            if admin(&server, &log_path)
+                .await
+                .as_array()
+                .is_some_and(|l| !l.is_empty())
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+
+        let pairs: [(&[&str], String); 7] = [
+            (&["tenant", "list"], "/tenants".to_owned()),
+            (
+                &["subaccount", "list", "--tenant", t],
+                format!("/tenants/{t}/subaccounts"),
+            ),
+            (
+                &["group", "list", "--tenant", t],
+                format!("/tenants/{t}/groups"),
+            ),
+            (
+                &["apikey", "list", "--tenant", t],
+                format!("/tenants/{t}/apikeys"),
+            ),
+            (
+                &["user", "list", "--tenant", t],
+                format!("/tenants/{t}/users"),
+            ),
+            (&["log", "--tenant", t], log_path.clone()),
+            (&["events", "--tenant", t], format!("/events?tenant={t}")),
+        ];
+        for (args, path) in pairs {
+            let printed = cli(url, args).await;
+            let answered = admin(&server, &path).await;
+            assert_eq!(
+                printed,
+                answered,
+                "`scimitar {}` and GET {path}",
+                args.join(" ")
+            );
+            assert!(
+                printed.as_array().is_none_or(|a| !a.is_empty()),
+                "{path} compared nothing"
+            );
+        }
+        // camelCase and RFC 3339 times on both.
+        let group = &admin(&server, &format!("/tenants/{t}/groups")).await[0];
+        assert_eq!(
+            group["subaccountId"].as_str(),
+            Some(sub_id.as_str()),
+            "{group}"
+        );
+        assert_eq!(group["externalId"], "ext-1", "{group}");
+        let created = group["created"].as_str().unwrap_or_default();
+        assert!(
+            scimitar_proto::datetime::parse(created).is_some(),
+            "{group}"
+        );
+    })
+    .await;
+}
+
+/// The domain's rules refuse bad input from the command line as they do
+/// from the admin API, before anything is written.
+#[tokio::test]
+async fn the_cli_refuses_what_the_admin_api_refuses() {
+    let db = TestDb::sqlite();
+    let url = db.url();
+    let refusals: [(&[&str], &str); 5] = [
+        (&["tenant", "create", "--name", "  "], "'name' is required"),
+        (
+            &["tenant", "create", "--name", "a\u{7}b"],
+            "control character",
+        ),
+        (
+            &["subaccount", "list", "--tenant", "not-an-id"],
+            "tenant not found",
+        ),
+        (
+            &[
+                "subaccount",
+                "list",
+                "--tenant",
+                "5d3c2a1b-0000-4000-8000-000000000009",
+            ],
+            "tenant not found",
+        ),
+        (
+            &["apikey", "revoke", "--id", "x'; DROP TABLE api_keys"],
+            "API key not found",
+        ),
+    ];
+    for (args, says) in refusals {
+        let out = cli_output(Some(url), args, &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(out.stdout.is_empty(), "{args:?} printed an answer");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert_eq!(cli(url, &["tenant", "list"]).await, serde_json::json!([]));
+}
