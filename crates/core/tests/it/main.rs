@@ -4,4 +4,5 @@
 
 mod domain;
 mod faults;
+mod filter_differential;
 mod storage;
