@@ -115,7 +115,30 @@ fn check(f: impl Fn(u16, &[u8]) -> Result<(), String> + Send + Sync + 'static) -
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let target = match &args.target_url {
+    let target = start(&args).await;
+    let load_before = load_average();
+    let bench = Bench::new(args, target).await;
+    let rows = bench.phases().await;
+    let memory = bench.server().and_then(Process::memory);
+    let load_after = load_average();
+    report(
+        &bench.args,
+        &bench.target,
+        &rows,
+        memory,
+        [&load_before, &load_after],
+    );
+    let failed = !bench.peer() && rows.iter().any(|r| !r.is_measured());
+    // `exit` runs no destructors: stop the server first.
+    drop(bench);
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// The peer at `--target-url`, or a scimitar the bench starts itself.
+async fn start(args: &Args) -> Target {
+    match &args.target_url {
         Some(url) => Target::peer(
             args.peer_name.clone(),
             url.clone(),
@@ -128,270 +151,407 @@ async fn main() {
             });
             Target::scimitar(bin, args.database.clone()).await
         }
-    };
-    let load_before = load_average();
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = &target.token {
-        headers.insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
     }
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .pool_max_idle_per_host(args.concurrency)
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("client");
-    let peer = target.is_peer();
-    let server = target.process.as_ref();
-    let base = Arc::new(target.base.clone());
-    let run = format!("{:08x}", uuid::Uuid::new_v4().as_u128() as u32);
-    let budget = Duration::from_secs(args.phase_budget);
-    let spec = |key, name: String, total, concurrency| Spec {
-        key,
-        name,
-        total,
-        concurrency,
-        budget,
-    };
-    let (filter_ok, patch_ok) = supports(&client, &base).await;
-    let unsupported = |flag: Option<bool>, what: &str| {
-        (flag == Some(false)).then(|| format!("{what} not supported (ServiceProviderConfig)"))
-    };
-    let no_filter = unsupported(filter_ok, "filter");
-    let no_patch = unsupported(patch_ok, "PATCH");
-    let mut rows: Vec<Outcome> = Vec::new();
+}
 
-    // Provision users as Entra does on its first cycle; keep their ids.
-    let ids: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; args.users]));
-    let (c, b, r, seen) = (client.clone(), base.clone(), run.clone(), ids.clone());
-    let create = phase::run(
-        &spec(
-            "create_user",
-            "POST /Users (create)".to_owned(),
-            args.users,
-            args.concurrency,
-        ),
-        server,
-        move |i| {
-            c.post(format!("{b}/Users")).json(&json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("user{i}.{r}@example.com"),
-                "active": true,
-                "displayName": format!("User {i}"),
-                "name": {"givenName": "User", "familyName": format!("{i}")},
-                "externalId": format!("ext-{i}"),
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
-            }))
-        },
-        Arc::new(move |i, status, body: &[u8]| {
-            if status != 201 {
-                return Err(phase::refusal(status, body));
-            }
-            let id = serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|u| u["id"].as_str().map(str::to_owned))
-                .ok_or("POST /Users answered no id")?;
-            seen.lock().expect("ids")[i] = Some(id);
-            Ok(())
-        }),
-    )
-    .await;
-    let users_ready = create.is_measured();
-    rows.push(create);
-    let ids: Arc<Vec<String>> =
-        Arc::new(ids.lock().expect("ids").iter().flatten().cloned().collect());
-    let need_users = (!users_ready).then(|| "needs the users of POST /Users".to_owned());
+/// Why a phase cannot run when `/ServiceProviderConfig` says `what` is
+/// unsupported; a target that does not say is given the benefit of the doubt.
+fn unsupported(flag: Option<bool>, what: &str) -> Option<String> {
+    (flag == Some(false)).then(|| format!("{what} not supported (ServiceProviderConfig)"))
+}
 
-    let filter_spec = spec(
-        "filter_user_name",
-        "GET /Users?filter=userName eq".to_owned(),
-        args.requests,
-        args.concurrency,
-    );
-    rows.push(match need_users.clone().or(no_filter.clone()) {
-        Some(reason) => Outcome::skipped(&filter_spec, reason),
-        None => {
-            let (c, b, r, n) = (client.clone(), base.clone(), run.clone(), args.users);
-            // Upper case: userName is case-insensitive (RFC 7643 caseExact false).
-            phase::run(
-                &filter_spec,
-                server,
-                move |i| {
-                    c.get(format!("{b}/Users")).query(&[(
-                        "filter",
-                        format!("userName eq \"USER{}.{r}@EXAMPLE.COM\"", (i * 7919) % n),
-                    )])
-                },
-                check(one_resource),
-            )
-            .await
-        }
-    });
+/// The first reason a phase cannot run, if there is one.
+fn first_reason(reasons: &[&Option<String>]) -> Option<String> {
+    reasons.iter().find_map(|r| (*r).clone())
+}
 
-    let get_spec = spec(
-        "get_user",
-        "GET /Users/{id}".to_owned(),
-        args.requests,
-        args.concurrency,
-    );
-    rows.push(match need_users.clone() {
-        Some(reason) => Outcome::skipped(&get_spec, reason),
-        None => {
-            let (c, b, ids2) = (client.clone(), base.clone(), ids.clone());
-            phase::run(
-                &get_spec,
-                server,
-                move |i| c.get(format!("{b}/Users/{}", ids2[(i * 7919) % ids2.len()])),
-                check(status(&[200])),
-            )
-            .await
-        }
-    });
-
-    let groups: Result<(Group, Group), String> = async {
-        let big = target
-            .create_group(
-                &client,
-                &format!("Everyone {run}"),
-                &format!("ext-big-{run}"),
-            )
-            .await?;
-        let small = target
-            .create_group(&client, &format!("Few {run}"), &format!("ext-small-{run}"))
-            .await?;
-        Ok((big, small))
+/// The group a phase works on, unless one of `reasons` (or the group's own
+/// creation failing) keeps the phase from running.
+fn ready<'a>(
+    group: &'a Result<Group, String>,
+    reasons: &[&Option<String>],
+) -> Result<&'a Group, String> {
+    match first_reason(reasons) {
+        Some(reason) => Err(reason),
+        None => group.as_ref().map_err(Clone::clone),
     }
-    .await;
-    let (big, small) = match groups {
-        Ok((big, small)) => (Ok(big), Ok(small)),
-        Err(e) => (Err(e.clone()), Err(e)),
-    };
-    let need = |group: &Result<Group, String>, extra: &[&Option<String>]| -> Option<String> {
-        extra
-            .iter()
-            .find_map(|r| (*r).clone())
-            .or_else(|| group.as_ref().err().cloned())
-    };
+}
 
-    // Fill the big group in Entra-sized batches.
-    let fill_spec = spec(
-        "group_add_100",
-        "PATCH /Groups add 100 members".to_owned(),
-        ids.len().div_ceil(100),
-        args.concurrency.min(4),
-    );
-    let fill = match (need(&big, &[&need_users, &no_patch]), &big) {
-        (None, Ok(g)) => {
-            let batches: Arc<Vec<Vec<String>>> =
-                Arc::new(ids.chunks(100).map(<[String]>::to_vec).collect());
-            let (c, b, g) = (client.clone(), base.clone(), g.id.clone());
-            phase::run(
-                &fill_spec,
-                server,
-                move |i| {
-                    let members: Vec<Value> =
-                        batches[i].iter().map(|id| json!({"value": id})).collect();
-                    c.patch(format!("{b}/Groups/{g}")).json(&patch(
-                        json!([{"op": "Add", "path": "members", "value": members}]),
-                    ))
-                },
-                check(status(patch_status(peer, 204))),
-            )
-            .await
-        }
-        (reason, _) => Outcome::skipped(&fill_spec, reason.unwrap_or_default()),
-    };
-    let big_filled = fill.is_measured();
-    rows.push(fill);
-    // How many members the big group really holds, read once, untimed.
-    let big_size = match (&big, big_filled) {
-        (Ok(g), true) => member_count(&client, &base, &g.id).await,
-        _ => None,
-    };
-    let not_filled = (!big_filled).then(|| "needs the big group filled".to_owned());
-    let small_filled: Option<String> = match (need(&small, &[&need_users, &no_patch]), &small) {
-        (None, Ok(g)) => {
-            let members: Vec<Value> = ids.iter().take(10).map(|id| json!({"value": id})).collect();
-            let resp = client
-                .patch(format!("{base}/Groups/{}", g.id))
-                .json(&patch(
-                    json!([{"op": "Add", "path": "members", "value": members}]),
-                ))
-                .send()
-                .await;
-            match resp {
-                Ok(r) if patch_status(peer, 204).contains(&r.status().as_u16()) => None,
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let body = r.bytes().await.unwrap_or_default();
-                    Some(format!(
-                        "filling the small group {}",
-                        phase::refusal(status, &body)
-                    ))
-                }
-                Err(e) => Some(format!("filling the small group failed: {e}")),
-            }
-        }
-        (reason, _) => reason,
-    };
+/// The users `POST /Users` provisioned, for the phases that read and patch
+/// them.
+struct Users {
+    ids: Arc<Vec<String>>,
+    /// Why the phases that need users cannot run: `POST /Users` was not
+    /// measured.
+    missing: Option<String>,
+}
 
-    // One member in, one member out: the cost must not depend on group size.
-    let big_label = match big_size {
-        Some(n) if n != ids.len() => format!("{n} members, {} sent", ids.len()),
-        _ => format!("{} members", args.users),
-    };
-    for (key, label, group, extra) in [
-        ("group_remove_add_big", big_label.clone(), &big, &not_filled),
-        (
-            "group_remove_add_small",
-            "10 members".to_owned(),
-            &small,
-            &small_filled,
-        ),
-    ] {
-        let s = spec(
+/// One run against one target: what every phase shares.
+struct Bench {
+    args: Args,
+    target: Target,
+    client: reqwest::Client,
+    base: Arc<String>,
+    /// Keeps this run's userNames and group names apart from earlier runs'
+    /// against the same peer.
+    run: String,
+    /// Set when the target says it cannot filter.
+    no_filter: Option<String>,
+    /// Set when the target says it cannot PATCH.
+    no_patch: Option<String>,
+}
+
+impl Bench {
+    async fn new(args: Args, target: Target) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &target.token {
+            headers.insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("header"),
+            );
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .pool_max_idle_per_host(args.concurrency)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("client");
+        let base = Arc::new(target.base.clone());
+        let run = format!("{:08x}", uuid::Uuid::new_v4().as_u128() as u32);
+        let (filter_ok, patch_ok) = supports(&client, &base).await;
+        Self {
+            args,
+            target,
+            client,
+            base,
+            run,
+            no_filter: unsupported(filter_ok, "filter"),
+            no_patch: unsupported(patch_ok, "PATCH"),
+        }
+    }
+
+    fn server(&self) -> Option<&Process> {
+        self.target.process.as_ref()
+    }
+
+    fn peer(&self) -> bool {
+        self.target.is_peer()
+    }
+
+    /// A phase of `--requests` requests, `--concurrency` in flight.
+    fn spec(&self, key: &'static str, name: impl Into<String>) -> Spec {
+        Spec {
             key,
-            format!("PATCH /Groups remove+add 1 member ({label})"),
-            args.requests,
-            args.concurrency,
+            name: name.into(),
+            total: self.args.requests,
+            concurrency: self.args.concurrency,
+            budget: Duration::from_secs(self.args.phase_budget),
+        }
+    }
+
+    async fn measure<M>(&self, spec: &Spec, make: M, check: Arc<Check>) -> Outcome
+    where
+        M: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    {
+        phase::run(spec, self.server(), make, check).await
+    }
+
+    /// Every phase, in order. A phase that a later one depends on makes the
+    /// later one n/a when it is not measured.
+    async fn phases(&self) -> Vec<Outcome> {
+        let mut rows = Vec::new();
+        let (create, users) = self.create_users().await;
+        rows.push(create);
+        rows.push(self.filter_user_name(&users).await);
+        rows.push(self.get_user(&users).await);
+
+        let (big, small) = self.create_groups().await;
+        let fill = self.fill_big_group(&users, &big).await;
+        let big_filled = fill.is_measured();
+        rows.push(fill);
+        // How many members the big group really holds, read once, untimed.
+        let big_size = match (&big, big_filled) {
+            (Ok(g), true) => member_count(&self.client, &self.base, &g.id).await,
+            _ => None,
+        };
+        let not_filled = (!big_filled).then(|| "needs the big group filled".to_owned());
+        let small_filled = self.fill_small_group(&users, &small).await;
+
+        // One member in, one member out: the cost must not depend on group size.
+        let big_label = match big_size {
+            Some(n) if n != users.ids.len() => format!("{n} members, {} sent", users.ids.len()),
+            _ => format!("{} members", self.args.users),
+        };
+        rows.push(
+            self.remove_add_member(
+                "group_remove_add_big",
+                &big_label,
+                &users,
+                &big,
+                &not_filled,
+            )
+            .await,
         );
         rows.push(
-            match (need(group, &[&need_users, &no_patch, extra]), group) {
-                (None, Ok(g)) => {
-                    let (c, b, ids2, g) = (client.clone(), base.clone(), ids.clone(), g.id.clone());
-                    phase::run(
-                        &s,
-                        server,
-                        move |i| {
-                            let id = &ids2[(i * 7919) % 10];
-                            c.patch(format!("{b}/Groups/{g}")).json(&patch(json!([
-                                {"op": "Remove", "path": format!("members[value eq \"{id}\"]")},
-                                {"op": "Add", "path": "members", "value": [{"value": id}]},
-                            ])))
-                        },
-                        check(status(patch_status(peer, 204))),
-                    )
-                    .await
-                }
-                (reason, _) => Outcome::skipped(&s, reason.unwrap_or_default()),
-            },
+            self.remove_add_member(
+                "group_remove_add_small",
+                "10 members",
+                &users,
+                &small,
+                &small_filled,
+            )
+            .await,
         );
+        rows.push(
+            self.group_by_external_id(&big_label, &big, &not_filled)
+                .await,
+        );
+        rows.push(self.user_patch(&users).await);
+        rows
     }
 
-    let lookup_spec = spec(
-        "group_by_external_id",
-        format!("GET /Groups?filter=externalId eq&excludedAttributes=members ({big_label})"),
-        args.requests,
-        args.concurrency,
-    );
-    rows.push(match (need(&big, &[&no_filter, &not_filled]), &big) {
-        (None, Ok(g)) => {
-            let (c, b, ext) = (client.clone(), base.clone(), g.external_id.clone());
-            let mut outcome = phase::run(
-                &lookup_spec,
-                server,
+    /// Provisions users as Entra does on its first cycle and keeps their ids.
+    async fn create_users(&self) -> (Outcome, Users) {
+        let ids: Arc<Mutex<Vec<Option<String>>>> =
+            Arc::new(Mutex::new(vec![None; self.args.users]));
+        let spec = Spec {
+            total: self.args.users,
+            ..self.spec("create_user", "POST /Users (create)")
+        };
+        let (c, b, r, seen) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.run.clone(),
+            ids.clone(),
+        );
+        let create = self
+            .measure(
+                &spec,
+                move |i| {
+                    c.post(format!("{b}/Users")).json(&json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": format!("user{i}.{r}@example.com"),
+                        "active": true,
+                        "displayName": format!("User {i}"),
+                        "name": {"givenName": "User", "familyName": format!("{i}")},
+                        "externalId": format!("ext-{i}"),
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
+                    }))
+                },
+                Arc::new(move |i, status, body: &[u8]| {
+                    if status != 201 {
+                        return Err(phase::refusal(status, body));
+                    }
+                    let id = serde_json::from_slice::<Value>(body)
+                        .ok()
+                        .and_then(|u| u["id"].as_str().map(str::to_owned))
+                        .ok_or("POST /Users answered no id")?;
+                    seen.lock().expect("ids")[i] = Some(id);
+                    Ok(())
+                }),
+            )
+            .await;
+        let users = Users {
+            ids: Arc::new(ids.lock().expect("ids").iter().flatten().cloned().collect()),
+            missing: (!create.is_measured()).then(|| "needs the users of POST /Users".to_owned()),
+        };
+        (create, users)
+    }
+
+    async fn filter_user_name(&self, users: &Users) -> Outcome {
+        let spec = self.spec("filter_user_name", "GET /Users?filter=userName eq");
+        if let Some(reason) = first_reason(&[&users.missing, &self.no_filter]) {
+            return Outcome::skipped(&spec, reason);
+        }
+        let (c, b, r, n) = (
+            self.client.clone(),
+            self.base.clone(),
+            self.run.clone(),
+            self.args.users,
+        );
+        // Upper case: userName is case-insensitive (RFC 7643 caseExact false).
+        self.measure(
+            &spec,
+            move |i| {
+                c.get(format!("{b}/Users")).query(&[(
+                    "filter",
+                    format!("userName eq \"USER{}.{r}@EXAMPLE.COM\"", (i * 7919) % n),
+                )])
+            },
+            check(one_resource),
+        )
+        .await
+    }
+
+    async fn get_user(&self, users: &Users) -> Outcome {
+        let spec = self.spec("get_user", "GET /Users/{id}");
+        if let Some(reason) = users.missing.clone() {
+            return Outcome::skipped(&spec, reason);
+        }
+        let (c, b, ids) = (self.client.clone(), self.base.clone(), users.ids.clone());
+        self.measure(
+            &spec,
+            move |i| c.get(format!("{b}/Users/{}", ids[(i * 7919) % ids.len()])),
+            check(status(&[200])),
+        )
+        .await
+    }
+
+    /// The big group, for all users, and the small one, for ten; both fail
+    /// together if either cannot be created.
+    async fn create_groups(&self) -> (Result<Group, String>, Result<Group, String>) {
+        let run = &self.run;
+        let groups: Result<(Group, Group), String> = async {
+            let big = self
+                .target
+                .create_group(
+                    &self.client,
+                    &format!("Everyone {run}"),
+                    &format!("ext-big-{run}"),
+                )
+                .await?;
+            let small = self
+                .target
+                .create_group(
+                    &self.client,
+                    &format!("Few {run}"),
+                    &format!("ext-small-{run}"),
+                )
+                .await?;
+            Ok((big, small))
+        }
+        .await;
+        match groups {
+            Ok((big, small)) => (Ok(big), Ok(small)),
+            Err(e) => (Err(e.clone()), Err(e)),
+        }
+    }
+
+    /// Fills the big group in Entra-sized batches of 100.
+    async fn fill_big_group(&self, users: &Users, big: &Result<Group, String>) -> Outcome {
+        let spec = Spec {
+            total: users.ids.len().div_ceil(100),
+            concurrency: self.args.concurrency.min(4),
+            ..self.spec("group_add_100", "PATCH /Groups add 100 members")
+        };
+        let group = match ready(big, &[&users.missing, &self.no_patch]) {
+            Ok(g) => g,
+            Err(reason) => return Outcome::skipped(&spec, reason),
+        };
+        let batches: Arc<Vec<Vec<String>>> =
+            Arc::new(users.ids.chunks(100).map(<[String]>::to_vec).collect());
+        let (c, b, g) = (self.client.clone(), self.base.clone(), group.id.clone());
+        self.measure(
+            &spec,
+            move |i| {
+                let members: Vec<Value> =
+                    batches[i].iter().map(|id| json!({"value": id})).collect();
+                c.patch(format!("{b}/Groups/{g}")).json(&patch(
+                    json!([{"op": "Add", "path": "members", "value": members}]),
+                ))
+            },
+            check(status(patch_status(self.peer(), 204))),
+        )
+        .await
+    }
+
+    /// Adds the first ten users to the small group, untimed; `Some(reason)`
+    /// when that could not be done.
+    async fn fill_small_group(
+        &self,
+        users: &Users,
+        small: &Result<Group, String>,
+    ) -> Option<String> {
+        let group = match ready(small, &[&users.missing, &self.no_patch]) {
+            Ok(g) => g,
+            Err(reason) => return Some(reason),
+        };
+        let members: Vec<Value> = users
+            .ids
+            .iter()
+            .take(10)
+            .map(|id| json!({"value": id}))
+            .collect();
+        let resp = self
+            .client
+            .patch(format!("{}/Groups/{}", self.base, group.id))
+            .json(&patch(
+                json!([{"op": "Add", "path": "members", "value": members}]),
+            ))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if patch_status(self.peer(), 204).contains(&r.status().as_u16()) => None,
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.bytes().await.unwrap_or_default();
+                Some(format!(
+                    "filling the small group {}",
+                    phase::refusal(status, &body)
+                ))
+            }
+            Err(e) => Some(format!("filling the small group failed: {e}")),
+        }
+    }
+
+    /// One membership change, a Remove and an Add of one of the first ten
+    /// users, in a group of `label`'s size.
+    async fn remove_add_member(
+        &self,
+        key: &'static str,
+        label: &str,
+        users: &Users,
+        group: &Result<Group, String>,
+        filled: &Option<String>,
+    ) -> Outcome {
+        let spec = self.spec(key, format!("PATCH /Groups remove+add 1 member ({label})"));
+        let group = match ready(group, &[&users.missing, &self.no_patch, filled]) {
+            Ok(g) => g,
+            Err(reason) => return Outcome::skipped(&spec, reason),
+        };
+        let (c, b, ids, g) = (
+            self.client.clone(),
+            self.base.clone(),
+            users.ids.clone(),
+            group.id.clone(),
+        );
+        self.measure(
+            &spec,
+            move |i| {
+                let id = &ids[(i * 7919) % 10];
+                c.patch(format!("{b}/Groups/{g}")).json(&patch(json!([
+                    {"op": "Remove", "path": format!("members[value eq \"{id}\"]")},
+                    {"op": "Add", "path": "members", "value": [{"value": id}]},
+                ])))
+            },
+            check(status(patch_status(self.peer(), 204))),
+        )
+        .await
+    }
+
+    /// Entra's group matching by objectId, members left out.
+    async fn group_by_external_id(
+        &self,
+        big_label: &str,
+        big: &Result<Group, String>,
+        filled: &Option<String>,
+    ) -> Outcome {
+        let spec = self.spec(
+            "group_by_external_id",
+            format!("GET /Groups?filter=externalId eq&excludedAttributes=members ({big_label})"),
+        );
+        let group = match ready(big, &[&self.no_filter, filled]) {
+            Ok(g) => g,
+            Err(reason) => return Outcome::skipped(&spec, reason),
+        };
+        let (c, b, ext) = (
+            self.client.clone(),
+            self.base.clone(),
+            group.external_id.clone(),
+        );
+        let mut outcome = self
+            .measure(
+                &spec,
                 move |_| {
                     c.get(format!("{b}/Groups")).query(&[
                         ("filter", format!("externalId eq \"{ext}\"")),
@@ -401,49 +561,38 @@ async fn main() {
                 check(one_resource),
             )
             .await;
-            if members_excluded(&client, &base, &g.external_id).await == Some(false) {
-                outcome.note("members returned despite excludedAttributes".to_owned());
-            }
-            outcome
+        if members_excluded(&self.client, &self.base, &group.external_id).await == Some(false) {
+            outcome.note("members returned despite excludedAttributes".to_owned());
         }
-        (reason, _) => Outcome::skipped(&lookup_spec, reason.unwrap_or_default()),
-    });
+        outcome
+    }
 
-    let user_patch_spec = spec(
-        "user_patch",
-        "PATCH /Users replace title+name (Entra)".to_owned(),
-        args.requests,
-        args.concurrency,
-    );
-    rows.push(match need_users.clone().or(no_patch.clone()) {
-        Some(reason) => Outcome::skipped(&user_patch_spec, reason),
-        None => {
-            let (c, b, ids2, r) = (client.clone(), base.clone(), ids.clone(), run.clone());
-            phase::run(
-                &user_patch_spec,
-                server,
-                move |i| {
-                    c.patch(format!("{b}/Users/{}", ids2[(i * 7919) % ids2.len()]))
-                        .json(&patch(json!([{"op": "Replace", "value": {
-                            "title": format!("Title {i}"),
-                            "name.givenName": format!("Given{i}"),
-                            "urn:ietf:params:scim:schemas:core:2.0:User:displayName": format!("User {i} {r}"),
-                        }}])))
-                },
-                check(status(patch_status(peer, 200))),
-            )
-            .await
+    /// A no-path `Replace` as Entra sends it: `name.givenName` and a
+    /// URN-qualified `displayName`.
+    async fn user_patch(&self, users: &Users) -> Outcome {
+        let spec = self.spec("user_patch", "PATCH /Users replace title+name (Entra)");
+        if let Some(reason) = first_reason(&[&users.missing, &self.no_patch]) {
+            return Outcome::skipped(&spec, reason);
         }
-    });
-
-    let memory = server.and_then(Process::memory);
-    let load_after = load_average();
-    report(&args, &target, &rows, memory, [&load_before, &load_after]);
-    let failed = !peer && rows.iter().any(|r| !r.is_measured());
-    // `exit` runs no destructors: stop the server first.
-    drop(target);
-    if failed {
-        std::process::exit(1);
+        let (c, b, ids, r) = (
+            self.client.clone(),
+            self.base.clone(),
+            users.ids.clone(),
+            self.run.clone(),
+        );
+        self.measure(
+            &spec,
+            move |i| {
+                c.patch(format!("{b}/Users/{}", ids[(i * 7919) % ids.len()]))
+                    .json(&patch(json!([{"op": "Replace", "value": {
+                        "title": format!("Title {i}"),
+                        "name.givenName": format!("Given{i}"),
+                        "urn:ietf:params:scim:schemas:core:2.0:User:displayName": format!("User {i} {r}"),
+                    }}])))
+            },
+            check(status(patch_status(self.peer(), 200))),
+        )
+        .await
     }
 }
 

@@ -118,70 +118,22 @@ pub async fn run<M>(spec: &Spec, server: Option<&Process>, make: M, check: Arc<C
 where
     M: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
-    let make = Arc::new(make);
-    let next = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let statuses: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
     let cpu_before = server.and_then(Process::cpu_time);
     let started = Instant::now();
-    let deadline = started + spec.budget;
-    let mut workers = Vec::new();
-    for _ in 0..spec.concurrency.max(1) {
-        let (make, next, stop, failure, statuses, check) = (
-            make.clone(),
-            next.clone(),
-            stop.clone(),
-            failure.clone(),
-            statuses.clone(),
-            check.clone(),
-        );
-        let total = spec.total;
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let fail = |reason: String| {
-                stop.store(true, Ordering::Relaxed);
-                failure.lock().expect("failure lock").get_or_insert(reason);
-            };
-            while !stop.load(Ordering::Relaxed) {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    fail(format!(
-                        "stopped: {i} of {total} requests done in the {} s budget",
-                        (deadline - started).as_secs()
-                    ));
-                    break;
-                }
-                let req = make(i);
-                let t = Instant::now();
-                let answer = match req.send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        resp.bytes().await.map(|body| (status, body))
-                    }
-                    Err(e) => Err(e),
-                };
-                let elapsed = t.elapsed();
-                match answer {
-                    Ok((status, body)) => match check(i, status, &body) {
-                        Ok(()) => {
-                            latencies.push(elapsed);
-                            let mut seen = statuses.lock().expect("status lock");
-                            if !seen.contains(&status) {
-                                seen.push(status);
-                            }
-                        }
-                        Err(reason) => fail(reason),
-                    },
-                    Err(e) => fail(format!("request failed: {}", causes(&e))),
-                }
-            }
-            latencies
-        }));
-    }
+    let shared = Arc::new(Workers {
+        make,
+        check,
+        total: spec.total,
+        started,
+        deadline: started + spec.budget,
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        statuses: Mutex::new(Vec::new()),
+    });
+    let workers: Vec<_> = (0..spec.concurrency.max(1))
+        .map(|_| tokio::spawn(shared.clone().work()))
+        .collect();
     let mut latencies = Vec::with_capacity(spec.total);
     for w in workers {
         latencies.extend(w.await.expect("worker"));
@@ -191,11 +143,11 @@ where
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
-    if let Some(reason) = failure.lock().expect("failure lock").take() {
+    if let Some(reason) = shared.failure.lock().expect("failure lock").take() {
         return Outcome::skipped(spec, reason);
     }
     latencies.sort();
-    let statuses = statuses.lock().expect("status lock").clone();
+    let statuses = shared.statuses.lock().expect("status lock").clone();
     Outcome {
         key: spec.key,
         name: spec.name.clone(),
@@ -207,6 +159,84 @@ where
         }),
     }
     .with_statuses(&statuses)
+}
+
+/// What the workers of one phase share: they take request indices from one
+/// counter, and the first failure stops them all.
+struct Workers<M> {
+    make: M,
+    check: Arc<Check>,
+    total: usize,
+    started: Instant,
+    deadline: Instant,
+    next: AtomicUsize,
+    stop: AtomicBool,
+    /// The first failure, which becomes the phase's reason for n/a.
+    failure: Mutex<Option<String>>,
+    /// Every status that passed the check, in the order first seen.
+    statuses: Mutex<Vec<u16>>,
+}
+
+impl<M> Workers<M>
+where
+    M: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    /// One worker: sends requests until all are sent, one fails or the
+    /// budget runs out; returns the latencies of the answers it checked.
+    async fn work(self: Arc<Self>) -> Vec<Duration> {
+        let mut latencies = Vec::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.total {
+                break;
+            }
+            if Instant::now() > self.deadline {
+                self.fail(format!(
+                    "stopped: {i} of {} requests done in the {} s budget",
+                    self.total,
+                    (self.deadline - self.started).as_secs()
+                ));
+                break;
+            }
+            let req = (self.make)(i);
+            let t = Instant::now();
+            let answer = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    resp.bytes().await.map(|body| (status, body))
+                }
+                Err(e) => Err(e),
+            };
+            let elapsed = t.elapsed();
+            match answer {
+                Ok((status, body)) => match (self.check)(i, status, &body) {
+                    Ok(()) => {
+                        latencies.push(elapsed);
+                        self.seen(status);
+                    }
+                    Err(reason) => self.fail(reason),
+                },
+                Err(e) => self.fail(format!("request failed: {}", causes(&e))),
+            }
+        }
+        latencies
+    }
+
+    fn seen(&self, status: u16) {
+        let mut seen = self.statuses.lock().expect("status lock");
+        if !seen.contains(&status) {
+            seen.push(status);
+        }
+    }
+
+    /// Stops every worker; the first reason given is the one kept.
+    fn fail(&self, reason: String) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.failure
+            .lock()
+            .expect("failure lock")
+            .get_or_insert(reason);
+    }
 }
 
 impl Outcome {
