@@ -1,124 +1,58 @@
-//! RFC 3339 timestamps as microseconds since the Unix epoch, without a clock.
+//! RFC 3339 timestamps as microseconds since the Unix epoch, without a
+//! clock: the form every time is stored and compared in. The calendar
+//! arithmetic is jiff's.
 
-/// Formats `micros` since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+use jiff::SignedDuration;
+use jiff::civil::DateTime;
+use jiff::fmt::temporal::{DateTimePrinter, Pieces};
+
+static PRINTER: DateTimePrinter = DateTimePrinter::new().precision(Some(6));
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+
+/// Formats `micros` since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`
+/// (clamped to years -9999 to 9999).
 pub fn format(micros: i64) -> String {
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let at = EPOCH
+        .checked_add(SignedDuration::from_micros(micros))
+        .unwrap_or(if micros < 0 {
+            DateTime::MIN
+        } else {
+            DateTime::MAX
+        });
+    let mut out = PRINTER.datetime_to_string(&at);
+    out.push('Z');
+    out
 }
 
 /// Parses an RFC 3339 date-time (`2026-11-28T18:40:46Z`, fractional seconds
 /// and `±hh:mm` offsets allowed) into microseconds since the epoch.
+///
+/// jiff reads the wider Temporal grammar (basic formats, time-zone
+/// annotations, minutes without seconds); what RFC 3339 does not allow is
+/// refused here first, so a filter's dateTime means one thing.
 pub fn parse(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    let rfc3339 = b.len() >= 20
+        && s.is_ascii()
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+        && !s.contains('[')
+        && (s.ends_with(['Z', 'z']) || b[b.len() - 3] == b':');
+    if !rfc3339 {
         return None;
     }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut micros = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 6 {
-                micros = micros * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..6 {
-            micros *= 10;
-        }
-    }
-    // Bytes, not string slices: the rest may start inside a multi-byte
-    // character (`…00é1234`), and slicing a `str` there would panic.
-    let offset = match &b[i..] {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let h = num(i + 1..i + 3)?;
-            let m = num(i + 4..i + 6)?;
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let sign = if *sign == b'-' { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset;
-    Some(secs * 1_000_000 + micros)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days-from-civil algorithms.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    let normal = s.replacen([' ', 't'], "T", 1);
+    let pieces = Pieces::parse(normal.as_bytes()).ok()?;
+    let time = pieces.time()?;
+    let offset = pieces.offset()?.to_numeric_offset();
+    // From the civil date, not through `Timestamp`, whose range stops a
+    // day short of 9999-12-31 (so that every offset fits).
+    let since = pieces.date().to_datetime(time).duration_since(EPOCH);
+    let micros = since.as_micros() - i128::from(offset.seconds()) * 1_000_000;
+    i64::try_from(micros).ok()
 }
 
 #[cfg(test)]
@@ -133,6 +67,7 @@ mod tests {
             1_795_000_000_123_456,
             -86_400_000_001,
             951_782_400_000_000,
+            253_402_300_799_999_999,
         ] {
             assert_eq!(parse(&format(micros)), Some(micros), "{}", format(micros));
         }
@@ -144,6 +79,12 @@ mod tests {
         assert_eq!(parse("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse("1970-01-01T00:00:00.5Z"), Some(500_000));
         assert_eq!(parse("2000-02-29T00:00:00Z"), Some(951_782_400_000_000));
+        // RFC 3339 §5.6's lower-case and space forms, and a leap second.
+        assert_eq!(parse("1970-01-01t00:00:01z"), Some(1_000_000));
+        assert_eq!(parse("1970-01-01 00:00:01Z"), Some(1_000_000));
+        assert_eq!(parse("2016-12-31T23:59:60Z"), parse("2016-12-31T23:59:59Z"));
+        // Digits past the microsecond are dropped.
+        assert_eq!(parse("1970-01-01T00:00:00.1234567Z"), Some(123_456));
     }
 
     #[test]
@@ -157,6 +98,11 @@ mod tests {
             "2026-01-01T24:00:00Z",
             "2026-01-01T00:00:00+1:00",
             "２026-01-01T00:00:00Z",
+            // Temporal and ISO 8601 forms that are not RFC 3339.
+            "2026-01-01T00:00:00Z[UTC]",
+            "20260101T000000Z",
+            "2026-01-01T00:00Z",
+            "2026-01-01T00:00:00+0100",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

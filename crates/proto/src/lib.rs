@@ -4,7 +4,8 @@
 //! schemas, the RFC 7644 filter grammar and its evaluator, the PATCH engine,
 //! attribute projection, wire types and the normalisation of identity
 //! providers' dialects. There is no IO, no async, no clock and no database;
-//! the dependency list (serde, serde_json, thiserror) proves it.
+//! the dependency list (serde, serde_json, thiserror, and jiff without its
+//! time-zone database, for RFC 3339 dates) proves it.
 //!
 //! Why a pure crate: real identity providers break SCIM servers in exactly
 //! these places — a misread PATCH empties a group, a case-sensitive name
