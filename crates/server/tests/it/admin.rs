@@ -370,7 +370,113 @@ async fn search_with_post_is_the_same_query(app: &TestApp) {
     res.assert_error(501, None);
 }
 
+/// Every read of the admin API answers what was written, in the admin
+/// API's JSON, and a tenant that does not exist is 404 on each of them.
+async fn admin_reads_answer_what_was_written(app: &TestApp) {
+    let t = app.tenant.as_str();
+    let user = app.create_user("reader@example.com").await;
+    let group = app.create_group("Readers", Some("ext-r")).await;
+    app.log_entries(2).await;
+
+    let tenant = admin(app, "GET", &format!("/admin/v1/tenants/{t}"), None).await;
+    assert_eq!(tenant.status, 200, "{}", tenant.text);
+    assert_eq!(
+        (tenant.body["name"].as_str(), tenant.body["region"].as_str()),
+        (Some("Acme"), Some("eu"))
+    );
+    assert!(
+        tenant.body["created"]
+            .as_str()
+            .and_then(scimitar_proto::datetime::parse)
+            .is_some()
+    );
+    let tenants = admin(app, "GET", "/admin/v1/tenants", None).await;
+    assert_eq!(
+        tenants.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        tenants.text
+    );
+    assert_eq!(tenants.body[0], tenant.body);
+
+    let users = admin(app, "GET", &format!("/admin/v1/tenants/{t}/users"), None).await;
+    assert_eq!(users.body["total"], 1, "{}", users.text);
+    assert_eq!(users.body["users"][0]["id"], user.as_str());
+    assert_eq!(users.body["users"][0]["userName"], "reader@example.com");
+    let groups = admin(app, "GET", &format!("/admin/v1/tenants/{t}/groups"), None).await;
+    assert_eq!(groups.body[0]["id"], group.as_str(), "{}", groups.text);
+    assert_eq!(groups.body[0]["externalId"], "ext-r");
+    let one = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{t}/groups/{group}"),
+        None,
+    )
+    .await;
+    assert_eq!(one.body, groups.body[0]);
+    let keys = admin(app, "GET", &format!("/admin/v1/tenants/{t}/apikeys"), None).await;
+    assert_eq!(keys.body[0]["label"], "test", "{}", keys.text);
+    assert!(
+        keys.body[0].get("key").is_none(),
+        "a listed key shows no secret"
+    );
+    assert!(keys.body[0].get("hash").is_none() && keys.body[0].get("secretHash").is_none());
+
+    let log = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/tenants/{t}/log?limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(log.body.as_array().map(Vec::len), Some(1), "{}", log.text);
+    assert_eq!(log.body[0]["tenantId"], t);
+    assert!(log.body[0]["requestId"].is_string() && log.body[0]["status"].is_u64());
+    let events = admin(app, "GET", &format!("/admin/v1/events?tenant={t}"), None).await;
+    let kinds: Vec<&str> = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"user.created"), "{kinds:?}");
+    let after = events.body[0]["seq"].as_i64().unwrap();
+    let later = admin(
+        app,
+        "GET",
+        &format!("/admin/v1/events?tenant={t}&after={after}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        later.body.as_array().map(Vec::len),
+        events.body.as_array().map(|e| e.len() - 1)
+    );
+
+    let nobody = "5d3c2a1b-0000-4000-8000-000000000009";
+    for path in ["", "/users", "/groups", "/apikeys", "/subaccounts", "/log"] {
+        let res = admin(
+            app,
+            "GET",
+            &format!("/admin/v1/tenants/{nobody}{path}"),
+            None,
+        )
+        .await;
+        res.assert_error(404, None);
+    }
+    admin(
+        app,
+        "GET",
+        &format!("/admin/v1/events?tenant={nobody}"),
+        None,
+    )
+    .await
+    .assert_error(404, None);
+}
+
 backends!(
+    admin_reads_answer_what_was_written,
     admin_api_needs_the_operator_token,
     admin_follows_the_integration_guide,
     admin_bad_inputs_change_nothing,
