@@ -242,3 +242,39 @@ async fn sigterm_finishes_requests_in_flight_postgres() {
     )
     .await;
 }
+
+/// Ctrl-C (SIGINT) stops the server as SIGTERM does, and what it logs on
+/// stderr is JSON, one object a line, with the fields an operator's log
+/// pipeline reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_cleanly_and_the_log_is_json() {
+    bounded(120, "SIGINT and the JSON log", async {
+        let db = TestDb::sqlite();
+        let t = tenant_with_key(db.url(), "Acme").await;
+        let mut server = Server::start(db.url()).await;
+        server.scim(&t.key).get("/Users").await.expect(200);
+        server.signal("INT");
+        assert!(server.wait(30).await.success(), "{}", server.logs());
+        let logs = server.logs();
+        let lines: Vec<serde_json::Value> = logs
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        for line in &lines {
+            assert!(
+                line["timestamp"].is_string() && line["level"].is_string(),
+                "{line}"
+            );
+        }
+        let message = |m: &str| lines.iter().find(|l| l["fields"]["message"] == m).cloned();
+        let serving = message("scimitar is serving").unwrap_or_else(|| panic!("{logs}"));
+        assert!(serving["fields"]["address"].is_string(), "{serving}");
+        assert!(
+            !serving.to_string().contains(&t.key),
+            "no secret in the log"
+        );
+        assert!(message("scimitar stopped").is_some(), "{logs}");
+    })
+    .await;
+}
