@@ -1,6 +1,12 @@
 //! scimitar-server's integration tests, in one binary: one link instead of
 //! one per file. `common` is the in-process harness every suite uses.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    reason = "in a test a failed unwrap is a failed test, and a test reads as one story"
+)]
+
 #[macro_use]
 mod common;
 
