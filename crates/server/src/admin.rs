@@ -5,53 +5,63 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header;
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
+use scimitar_core::domain::{IssuedApiKey, UserList};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
-use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
+use scimitar_core::model::{
+    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, NewGroup, Subaccount, Tenant,
+};
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
 use scimitar_proto::schema::USER;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api_doc::{
+    AdminApi, GroupChangeBody, NewApiKey, NewGroupBody, NewSubaccount, NewTenant, ScimErrorBody,
+};
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
 use crate::extract::{QueryPairs, ScimJson, known_id};
 
+/// The admin API's routes, built from the same annotations as its OpenAPI
+/// document, which `/admin/v1/openapi.json` serves (without a token: it
+/// describes, it holds nothing).
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/admin/v1/tenants", get(list_tenants).post(create_tenant))
-        .route("/admin/v1/tenants/{tenant}", get(get_tenant))
-        .route(
-            "/admin/v1/tenants/{tenant}/subaccounts",
-            get(list_subaccounts).post(create_subaccount),
-        )
-        .route(
-            "/admin/v1/tenants/{tenant}/groups",
-            get(list_groups).post(create_group),
-        )
-        .route(
-            "/admin/v1/tenants/{tenant}/groups/{group}",
-            get(get_group).patch(change_group).delete(delete_group),
-        )
-        .route(
-            "/admin/v1/tenants/{tenant}/apikeys",
-            get(list_api_keys).post(create_api_key),
-        )
-        .route(
-            "/admin/v1/tenants/{tenant}/apikeys/{key}/revoke",
-            post(revoke_api_key),
-        )
-        .route("/admin/v1/tenants/{tenant}/users", get(list_users))
-        .route("/admin/v1/tenants/{tenant}/log", get(provisioning_log))
-        .route("/admin/v1/events", get(events))
+    let (routes, api) = OpenApiRouter::with_openapi(AdminApi::openapi())
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(get_tenant))
+        .routes(routes!(list_subaccounts, create_subaccount))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, change_group, delete_group))
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(list_users))
+        .routes(routes!(provisioning_log))
+        .routes(routes!(events))
         .route_layer(middleware::from_fn_with_state(
             (state, Scope::Admin),
             require_token,
         ))
+        .split_for_parts();
+    let document = Arc::new(api.to_json().unwrap_or_default());
+    routes.route(
+        "/admin/v1/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                document.to_string(),
+            )
+        }),
+    )
 }
 
 fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
@@ -137,10 +147,12 @@ fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
 /// The largest offset or sequence number asked for.
 const MAX_POSITION: i64 = i64::MAX / 2;
 
+#[utoipa::path(get, path = "/admin/v1/tenants", tag = "tenants", description = "Every tenant, oldest first.", responses((status = 200, body = Vec<Tenant>)))]
 async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(ok(StatusCode::OK, &state.service().list_tenants().await?))
 }
 
+#[utoipa::path(post, path = "/admin/v1/tenants", tag = "tenants", description = "Creates a tenant (a customer account).", request_body = NewTenant, responses((status = 201, body = Tenant), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody)))]
 async fn create_tenant(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
@@ -154,6 +166,7 @@ async fn create_tenant(
     Ok(ok(StatusCode::CREATED, &tenant))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}", tag = "tenants", description = "One tenant.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Tenant), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn get_tenant(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -165,6 +178,7 @@ async fn get_tenant(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts", description = "The tenant's subaccounts, oldest first.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<Subaccount>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn list_subaccounts(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -176,6 +190,7 @@ async fn list_subaccounts(
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts", description = "Creates a subaccount, under `parentId` or at the root.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewSubaccount, responses((status = 201, body = Subaccount), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn create_subaccount(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -191,6 +206,7 @@ async fn create_subaccount(
     Ok(ok(StatusCode::CREATED, &sub))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups", description = "The tenant's groups.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<Group>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn list_groups(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -202,6 +218,7 @@ async fn list_groups(
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups", description = "Creates a group; identity providers then match it by `externalId`.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewGroupBody, responses((status = 201, body = Group), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody), (status = 409, description = "the externalId is taken in this tenant", body = ScimErrorBody)))]
 async fn create_group(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -217,6 +234,7 @@ async fn create_group(
     Ok(ok(StatusCode::CREATED, &group))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "One group.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), responses((status = 200, body = Group), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn get_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
@@ -226,6 +244,7 @@ async fn get_group(
     Ok(ok(StatusCode::OK, &group))
 }
 
+#[utoipa::path(patch, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "Renames, moves, or sets or clears the externalId of a group.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), request_body = GroupChangeBody, responses((status = 200, body = Group), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Rename, move (`subaccountId`, `null` for the tenant root) or set the
 /// externalId (`null` clears it).
 async fn change_group(
@@ -255,6 +274,7 @@ async fn change_group(
     Ok(ok(StatusCode::OK, &changed))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "Deletes a group and its memberships; its users stay.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn delete_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
@@ -264,6 +284,7 @@ async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys", description = "The tenant's API keys (never their secrets).", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<ApiKey>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn list_api_keys(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -275,6 +296,7 @@ async fn list_api_keys(
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys", description = "Issues an API key for the tenant's identity provider; the secret is in `key`, this once.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewApiKey, responses((status = 201, body = IssuedApiKey), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Issues a key; its secret is in the answer under `key`, this once.
 async fn create_api_key(
     State(state): State<AppState>,
@@ -290,6 +312,7 @@ async fn create_api_key(
     Ok(ok(StatusCode::CREATED, &issued))
 }
 
+#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/apikeys/{key}/revoke", tag = "apikeys", description = "Revokes a key at once.", params(("tenant" = String, Path, description = "the tenant's id"), ("key" = String, Path, description = "the API key's id")), responses((status = 200, body = ApiKey), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn revoke_api_key(
     State(state): State<AppState>,
     Path((tenant, key)): Path<(String, String)>,
@@ -301,6 +324,7 @@ async fn revoke_api_key(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/users", tag = "users", description = "The tenant's users, as SCIM provisioned them (read only).", params(("tenant" = String, Path, description = "the tenant's id"), ("filter" = Option<String>, Query, description = "a SCIM filter"), ("startIndex" = Option<u64>, Query, description = "1-based"), ("count" = Option<u64>, Query, description = "page size")), responses((status = 200, body = UserList), (status = 400, description = "a bad filter or number", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Users of a tenant, optionally filtered with a SCIM filter.
 async fn list_users(
     State(state): State<AppState>,
@@ -334,6 +358,7 @@ async fn list_users(
     Ok(ok(StatusCode::OK, &page))
 }
 
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/log", tag = "log", description = "The newest entries of the tenant's provisioning log, newest first (at most 1000).", params(("tenant" = String, Path, description = "the tenant's id"), ("limit" = Option<u32>, Query, description = "default 100")), responses((status = 200, body = Vec<LogEntry>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn provisioning_log(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -347,6 +372,7 @@ async fn provisioning_log(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/v1/events", tag = "events", description = "Events after a sequence number, in order (at most 1000).", params(("tenant" = Option<String>, Query, description = "only this tenant's"), ("after" = Option<i64>, Query, description = "a sequence number already seen; default 0"), ("limit" = Option<u32>, Query, description = "default 100")), responses((status = 200, body = Vec<Event>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     QueryPairs(query): QueryPairs,

@@ -8,6 +8,7 @@
 //! one place, [`error::ApiError`].
 
 mod admin;
+mod api_doc;
 pub mod app;
 mod auth;
 pub mod error;

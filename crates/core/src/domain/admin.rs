@@ -24,6 +24,7 @@ pub const MAX_READ: u32 = 1000;
 /// A key as issued: its secret is here, this once, and stored only as a
 /// hash.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
@@ -34,17 +35,20 @@ pub struct IssuedApiKey {
 /// A user as an administrator lists them.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub id: crate::ids::UserId,
     pub user_name: String,
     pub display_name: String,
     pub external_id: Option<String>,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
 }
 
 /// A page of a tenant's users.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserList {
     /// Users matching the filter, on every page.
     pub total: u64,

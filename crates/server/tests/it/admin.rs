@@ -475,7 +475,87 @@ async fn admin_reads_answer_what_was_written(app: &TestApp) {
     .assert_error(404, None);
 }
 
+/// The OpenAPI document describes every operation the admin API serves,
+/// each with a description, its answers and the model's schemas; and every
+/// operation it describes is served.
+async fn the_openapi_document_describes_every_admin_route(app: &TestApp) {
+    let res = app.get("/admin/v1/openapi.json").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let doc = &res.body;
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| &v[..3]),
+        Some("3.1"),
+        "{doc}"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    let some_id = "5d3c2a1b-0000-4000-8000-000000000009";
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let described = op["description"].as_str().unwrap_or_default();
+            assert!(
+                !described.trim().is_empty(),
+                "{method} {path} has no description"
+            );
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
+            let concrete = path
+                .replace("{tenant}", app.tenant.as_str())
+                .replace("{group}", some_id)
+                .replace("{key}", some_id);
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            let served = admin(app, &method.to_uppercase(), &concrete, body).await;
+            assert!(
+                served.status != 405 && !served.detail().contains("no such endpoint"),
+                "{method} {path} is described but not served: {}",
+                served.text
+            );
+        }
+    }
+    assert_eq!(
+        operations,
+        16,
+        "{}",
+        serde_json::to_string_pretty(paths).unwrap()
+    );
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Tenant",
+        "Group",
+        "ApiKey",
+        "IssuedApiKey",
+        "UserList",
+        "LogEntry",
+        "Event",
+        "ScimError",
+    ] {
+        assert!(
+            schemas.contains_key(name),
+            "no schema {name}: {:?}",
+            schemas.keys()
+        );
+    }
+    let group = schemas["Group"].to_string();
+    assert!(
+        group.contains("externalId") && group.contains("Stamp"),
+        "{group}"
+    );
+    let stamp = schemas["Stamp"].to_string();
+    assert!(
+        stamp.contains("lastModified") && stamp.contains("date-time"),
+        "{stamp}"
+    );
+    assert!(doc["components"]["securitySchemes"]["adminToken"].is_object());
+}
+
 backends!(
+    the_openapi_document_describes_every_admin_route,
     admin_reads_answer_what_was_written,
     admin_api_needs_the_operator_token,
     admin_follows_the_integration_guide,
