@@ -2,13 +2,10 @@
 //! token. Tenants, subaccounts, groups, API keys; users, the provisioning
 //! log and events to read.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::header;
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
 use scimitar_core::domain::{IssuedApiKey, UserList};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{
@@ -19,7 +16,6 @@ use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
 use scimitar_proto::schema::USER;
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,11 +28,9 @@ use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
 use crate::extract::{QueryPairs, ScimJson, known_id};
 
-/// The admin API's routes, built from the same annotations as its OpenAPI
-/// document, which `/admin/v1/openapi.json` serves (without a token: it
-/// describes, it holds nothing).
-pub fn router(state: AppState) -> Router<AppState> {
-    let (routes, api) = OpenApiRouter::with_openapi(AdminApi::openapi())
+/// The admin API's routes, with their part of the OpenAPI document.
+pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(AdminApi::openapi())
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant))
         .routes(routes!(list_subaccounts, create_subaccount))
@@ -51,17 +45,6 @@ pub fn router(state: AppState) -> Router<AppState> {
             (state, Scope::Admin),
             require_token,
         ))
-        .split_for_parts();
-    let document = Arc::new(api.to_json().unwrap_or_default());
-    routes.route(
-        "/admin/v1/openapi.json",
-        get(move || async move {
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                document.to_string(),
-            )
-        }),
-    )
 }
 
 fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {

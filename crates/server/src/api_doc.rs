@@ -1,19 +1,47 @@
-//! The OpenAPI 3.1 document of the admin API, generated from the handlers'
-//! `#[utoipa::path]` annotations and the model's schemas, and served at
-//! `/admin/v1/openapi.json` so a SaaS generates its client from it. The
-//! router is built from the same annotations (`utoipa_axum`), so a route
-//! cannot exist without its description.
+//! The OpenAPI 3.1 document of the admin and application APIs, generated
+//! from the handlers' `#[utoipa::path]` annotations and the model's
+//! schemas, and served at `/admin/v1/openapi.json` so a SaaS generates its
+//! client from it. The routers are built from the same annotations
+//! (`utoipa_axum`), so a route cannot exist without its description.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+/// The admin and application routes, and `/admin/v1/openapi.json`, which
+/// serves their document (without a token: it describes, it holds
+/// nothing).
+pub fn routes(admin: OpenApiRouter<AppState>, app: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (routes, api) = admin.merge(app).split_for_parts();
+    let document = Arc::new(api.to_json().unwrap_or_default());
+    routes.route(
+        "/admin/v1/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                document.to_string(),
+            )
+        }),
+    )
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "scimitar admin API",
-        description = "Tenants, subaccounts, groups and API keys; users, the provisioning log \
-                       and events to read. Behind the admin token (`Authorization: Bearer`). \
-                       Names are camelCase, times RFC 3339; every error is a SCIM error object."
+        title = "scimitar admin and application API",
+        description = "The admin API (/admin/v1, behind the admin token): tenants, \
+                       subaccounts, groups and API keys; users, the provisioning log and events \
+                       to read. The application API (/app/v1, behind the application token): \
+                       sessions of provisioned users. Names are camelCase, times RFC 3339; \
+                       every error is a SCIM error object."
     ),
     modifiers(&AdminToken),
     security(("adminToken" = [])),
@@ -21,16 +49,18 @@ use utoipa::{Modify, OpenApi, ToSchema};
 )]
 pub struct AdminApi;
 
-/// The bearer scheme every operation needs.
+/// The bearer schemes: the admin token, and the application token.
 struct AdminToken;
 
 impl Modify for AdminToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "adminToken",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        for name in ["adminToken", "appToken"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
     }
 }
 
@@ -112,4 +142,63 @@ pub struct GroupChangeBody {
 )]
 pub struct NewApiKey {
     label: Option<String>,
+}
+
+/// Body of `POST /app/v1/sessions`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(
+    dead_code,
+    reason = "describes the body; it is read field by field for precise errors"
+)]
+pub struct SessionFor {
+    /// A provisioned user's id.
+    user_id: String,
+}
+
+/// A session as begun: its token is shown this once.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
+pub struct NewSession {
+    id: String,
+    /// The session's bearer token.
+    token: String,
+    user_id: String,
+    tenant_id: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// Body of introspection and sign-out.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the body; it is read field by field for precise errors"
+)]
+pub struct TokenBody {
+    token: String,
+}
+
+/// RFC 7662's answer: only `active` when the session is not live.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
+pub struct Introspection {
+    active: bool,
+    /// The user's id.
+    sub: Option<String>,
+    tenant_id: Option<String>,
+    session_id: Option<String>,
+    /// Issued at, seconds since the epoch.
+    iat: Option<i64>,
+    /// Expires at, seconds since the epoch.
+    exp: Option<i64>,
+}
+
+/// The answer of sign-out.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
+pub struct Revoked {
+    /// `false` when the token named no live session.
+    revoked: bool,
 }

@@ -293,8 +293,10 @@ pub fn router(state: AppState) -> Router {
                 auth::require_token,
             )),
         )
-        .merge(admin::router(state.clone()))
-        .merge(app::router(state.clone()))
+        .merge(api_doc::routes(
+            admin::routes(state.clone()),
+            app::routes(state.clone()),
+        ))
         .merge(scim)
         .fallback(unknown_path)
         // Also for the operational and application routes, which are not

@@ -20,6 +20,7 @@
 
 mod admin;
 mod groups;
+mod sessions;
 mod users;
 
 use std::sync::Arc;

@@ -475,10 +475,11 @@ async fn admin_reads_answer_what_was_written(app: &TestApp) {
     .assert_error(404, None);
 }
 
-/// The OpenAPI document describes every operation the admin API serves,
+/// The OpenAPI document describes every operation the admin and
+/// application APIs serve,
 /// each with a description, its answers and the model's schemas; and every
 /// operation it describes is served.
-async fn the_openapi_document_describes_every_admin_route(app: &TestApp) {
+async fn the_openapi_document_describes_every_route(app: &TestApp) {
     let res = app.get("/admin/v1/openapi.json").await;
     assert_eq!(res.status, 200, "{}", res.text);
     let doc = &res.body;
@@ -520,7 +521,7 @@ async fn the_openapi_document_describes_every_admin_route(app: &TestApp) {
     }
     assert_eq!(
         operations,
-        16,
+        19,
         "{}",
         serde_json::to_string_pretty(paths).unwrap()
     );
@@ -534,6 +535,8 @@ async fn the_openapi_document_describes_every_admin_route(app: &TestApp) {
         "LogEntry",
         "Event",
         "ScimError",
+        "NewSession",
+        "Introspection",
     ] {
         assert!(
             schemas.contains_key(name),
@@ -551,11 +554,18 @@ async fn the_openapi_document_describes_every_admin_route(app: &TestApp) {
         stamp.contains("lastModified") && stamp.contains("date-time"),
         "{stamp}"
     );
-    assert!(doc["components"]["securitySchemes"]["adminToken"].is_object());
+    for scheme in ["adminToken", "appToken"] {
+        assert!(
+            doc["components"]["securitySchemes"][scheme].is_object(),
+            "{scheme}"
+        );
+    }
+    let sessions = &paths["/app/v1/sessions"]["post"]["security"][0];
+    assert!(sessions.get("appToken").is_some(), "{sessions}");
 }
 
 backends!(
-    the_openapi_document_describes_every_admin_route,
+    the_openapi_document_describes_every_route,
     admin_reads_answer_what_was_written,
     admin_api_needs_the_operator_token,
     admin_follows_the_integration_guide,
