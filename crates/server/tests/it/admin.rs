@@ -476,9 +476,8 @@ async fn admin_reads_answer_what_was_written(app: &TestApp) {
 }
 
 /// The OpenAPI document describes every operation the admin and
-/// application APIs serve,
-/// each with a description, its answers and the model's schemas; and every
-/// operation it describes is served.
+/// application APIs serve, each with a description, its answers and the
+/// model's schemas; and every operation it describes is served.
 async fn the_openapi_document_describes_every_route(app: &TestApp) {
     let res = app.get("/admin/v1/openapi.json").await;
     assert_eq!(res.status, 200, "{}", res.text);
