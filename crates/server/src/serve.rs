@@ -82,6 +82,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        tracing::debug!(%peer, "connection accepted");
         let service = tower::ServiceExt::map_request(
             app.clone(),
             move |mut req: hyper::Request<Incoming>| {

@@ -66,9 +66,10 @@ async fn an_idle_connection_is_closed() {
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let db = TestDb::sqlite();
-    let server = Server::start_with(
+    let server = Server::start_logging(
         db.url(),
         &["--max-connections", "2", "--header-read-timeout-secs", "2"],
+        "info,scimitar_server::serve=debug",
     )
     .await;
     let (events, mut order) = tokio::sync::mpsc::unbounded_channel();
@@ -85,9 +86,10 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
             let _ = events.send(format!("held {i} closed"));
         }));
     }
-    // Both slots are taken once the server answers nothing on a third
-    // connection until a held one is cut off by the header timeout.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both slots are taken: the server accepted both. It then answers
+    // nothing on a third connection until a held one is cut off by the
+    // header timeout.
+    server.logged("connection accepted", 2).await;
     let addr = server.addr;
     let third = tokio::spawn(async move {
         let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -118,7 +120,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 #[tokio::test]
 async fn sigterm_ends_within_the_grace_period_despite_open_connections() {
     let db = TestDb::sqlite();
-    let mut server = Server::start_with(
+    let mut server = Server::start_logging(
         db.url(),
         &[
             "--header-read-timeout-secs",
@@ -126,6 +128,7 @@ async fn sigterm_ends_within_the_grace_period_despite_open_connections() {
             "--shutdown-grace-secs",
             "1",
         ],
+        "info,scimitar_server::serve=debug",
     )
     .await;
     let mut open = Vec::new();
@@ -137,7 +140,7 @@ async fn sigterm_ends_within_the_grace_period_despite_open_connections() {
             .unwrap();
         open.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.logged("connection accepted", 20).await;
     server.sigterm();
     let status = server.wait(20).await;
     assert!(status.success(), "{status:?}\n{}", server.logs());

@@ -156,11 +156,14 @@ impl Blocker {
 /// process exits 0, and their provisioning log entries are written.
 async fn sigterm_finishes_requests_in_flight(db: &TestDb) {
     let t = tenant_with_key(db.url(), "Acme").await;
-    let mut server = Server::start(db.url()).await;
+    let mut server = Server::start_logging(db.url(), &[], "info,sqlx=warn,tower_http=debug").await;
     let scim = server.scim(&t.key);
-    // Warm up: the key works, and the log writer is idle again.
+    // Warm up: the key works, and the log writer is idle again (its entry
+    // is in the database).
     scim.get("/Users").await.expect(200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    while cli(db.url(), &["log", "--tenant", &t.id]).await == serde_json::json!([]) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let blocker = Blocker::hold(db, &t.id).await;
     let mut slow = Vec::new();
@@ -172,10 +175,13 @@ async fn sigterm_finishes_requests_in_flight(db: &TestDb) {
             (user_name, reply)
         }));
     }
-    // Let the requests reach the server and block on the lock.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The requests reached the server (and block on the lock); then it is
+    // told to stop, and says so.
+    server.logged("started processing request", 1 + 5).await;
     server.sigterm();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    server
+        .logged("shutting down: finishing requests in flight", 1)
+        .await;
     // Still stopping: new connections are no longer served.
     let late = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))

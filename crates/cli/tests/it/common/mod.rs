@@ -117,6 +117,12 @@ impl Server {
     /// Starts the server with extra `serve` arguments and waits for its
     /// `listening on ADDR` line.
     pub async fn start_with(database: &str, extra: &[&str]) -> Server {
+        Self::start_logging(database, extra, "info,sqlx=warn").await
+    }
+
+    /// As [`Server::start_with`], logging at `rust_log` (e.g. `debug`, to
+    /// see each accepted connection).
+    pub async fn start_logging(database: &str, extra: &[&str], rust_log: &str) -> Server {
         let log_dir = tempfile::tempdir().expect("tempdir");
         let log = log_dir.path().join("server.log");
         let stderr = std::fs::File::create(&log).expect("log file");
@@ -124,7 +130,7 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
             .args(extra)
             .env_remove("SCIMITAR_DATABASE_URL")
-            .env("RUST_LOG", "info,sqlx=warn")
+            .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -179,6 +185,20 @@ impl Server {
     /// What the server wrote on stderr (its JSON logs).
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most 20 s) until the log holds `n` lines containing
+    /// `text`: an event to wait for instead of a guessed sleep.
+    pub async fn logged(&self, text: &str, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.logs().matches(text).count() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never logged {n}× {text:?}:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// SIGKILL: no chance to flush or finish anything.
