@@ -2,8 +2,6 @@
 //! disconnected, connections are capped, and SIGTERM ends within its grace
 //! period even while clients hold connections open.
 
-use std::time::Duration;
-
 use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
