@@ -56,7 +56,7 @@ pub struct UserList {
 }
 
 /// A required name: not blank, and stored-string safe.
-fn name(field: &str, value: &str) -> Result<()> {
+fn required(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(CoreError::Rejected(ScimError::invalid_value(format!(
             "'{field}' is required"
@@ -81,10 +81,10 @@ fn text(field: &str, value: Option<&str>) -> Result<()> {
 }
 
 impl Service {
-    pub async fn create_tenant(&self, name_: &str, region: Option<&str>) -> Result<Tenant> {
-        name("name", name_)?;
+    pub async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant> {
+        required("name", name)?;
         text("region", region)?;
-        self.store.create_tenant(name_, region).await
+        self.store.create_tenant(name, region).await
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
@@ -100,11 +100,11 @@ impl Service {
     pub async fn create_subaccount(
         &self,
         tenant: &TenantId,
-        name_: &str,
+        name: &str,
         parent: Option<&SubaccountId>,
     ) -> Result<Subaccount> {
-        name("name", name_)?;
-        self.store.create_subaccount(tenant, name_, parent).await
+        required("name", name)?;
+        self.store.create_subaccount(tenant, name, parent).await
     }
 
     pub async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
@@ -114,7 +114,7 @@ impl Service {
 
     /// A group, which identity providers then match by its externalId.
     pub async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
-        name("displayName", &group.display_name)?;
+        required("displayName", &group.display_name)?;
         text("externalId", group.external_id.as_deref())?;
         self.store.get_tenant(tenant).await?;
         self.store.create_group(tenant, group).await
@@ -138,7 +138,7 @@ impl Service {
         change: GroupAdminChange,
     ) -> Result<Group> {
         if let Some(display_name) = &change.display_name {
-            name("displayName", display_name)?;
+            required("displayName", display_name)?;
         }
         if let Some(external_id) = &change.external_id {
             text("externalId", external_id.as_deref())?;
