@@ -22,9 +22,9 @@ pub enum CoreError {
     /// The database cannot be reached or is overloaded; worth retrying.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
-    /// Anything else; logged, never shown to clients.
+    /// Anything else; logged with its cause, never shown to clients.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl CoreError {

@@ -58,7 +58,7 @@ impl TenantGate {
         let permit = slots
             .acquire_owned()
             .await
-            .map_err(|e| CoreError::Internal(format!("tenant write gate closed: {e}")))?;
+            .map_err(|e| CoreError::Internal(Box::new(e)))?;
         Ok(Pass { _permit: permit })
     }
 }

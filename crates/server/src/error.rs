@@ -65,11 +65,22 @@ impl From<CoreError> for ApiError {
                 )
             }
             CoreError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
+                tracing::error!(error = %e, causes = %causes(&*e), "internal error");
                 ApiError::new(500, None, "internal error; it has been logged")
             }
         }
     }
+}
+
+/// An error's chain of causes, innermost last, for the log.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = Vec::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        out.push(cause.to_string());
+        next = cause.source();
+    }
+    out.join(": ")
 }
 
 /// Renders a SCIM JSON body with the SCIM media type.
@@ -115,3 +126,40 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("writing the batch")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// An internal error keeps its cause for the log, however deep.
+    #[test]
+    fn internal_errors_are_logged_with_their_causes() {
+        let err = CoreError::Internal(Box::new(Outer(std::io::Error::other("disk on fire"))));
+        let CoreError::Internal(inner) = &err else {
+            unreachable!()
+        };
+        assert_eq!(inner.to_string(), "writing the batch");
+        assert_eq!(causes(&**inner), "disk on fire");
+        let answer = ApiError::from(err);
+        assert_eq!(answer.0.status, 500);
+        assert!(
+            !answer.0.detail.contains("disk"),
+            "no cause reaches the client"
+        );
+    }
+}

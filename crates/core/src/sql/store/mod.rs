@@ -83,7 +83,7 @@ fn db(err: sqlx::Error) -> CoreError {
     if Engine::is_unavailable(&err) || Engine::is_conflict(&err) {
         CoreError::Unavailable(err)
     } else {
-        CoreError::Internal(err.to_string())
+        CoreError::Internal(Box::new(err))
     }
 }
 
