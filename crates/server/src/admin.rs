@@ -22,7 +22,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_doc::{
-    AdminApi, GroupChangeBody, NewApiKey, NewGroupBody, NewSubaccount, NewTenant, ScimErrorBody,
+    AdminApi, Conflict, EventsQuery, GroupChangeBody, GroupPath, KeyPath, LogQuery, NewApiKey,
+    NewGroupBody, NewSubaccount, NewTenant, NotFound, Refused, TenantPath, UsersQuery,
 };
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
@@ -130,12 +131,21 @@ fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
 /// The largest offset or sequence number asked for.
 const MAX_POSITION: i64 = i64::MAX / 2;
 
-#[utoipa::path(get, path = "/admin/v1/tenants", tag = "tenants", description = "Every tenant, oldest first.", responses((status = 200, body = Vec<Tenant>)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants", tag = "tenants",
+    description = "Every tenant, oldest first.",
+    responses((status = 200, body = Vec<Tenant>))
+)]
 async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(ok(StatusCode::OK, &state.service().list_tenants().await?))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants", tag = "tenants", description = "Creates a tenant (a customer account).", request_body = NewTenant, responses((status = 201, body = Tenant), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody)))]
+#[utoipa::path(
+    post, path = "/admin/v1/tenants", tag = "tenants",
+    description = "Creates a tenant (a customer account).",
+    request_body = NewTenant,
+    responses((status = 201, body = Tenant), (status = 400, response = Refused))
+)]
 async fn create_tenant(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
@@ -149,7 +159,12 @@ async fn create_tenant(
     Ok(ok(StatusCode::CREATED, &tenant))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}", tag = "tenants", description = "One tenant.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Tenant), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}", tag = "tenants",
+    description = "One tenant.",
+    params(TenantPath),
+    responses((status = 200, body = Tenant), (status = 404, response = NotFound))
+)]
 async fn get_tenant(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -161,7 +176,12 @@ async fn get_tenant(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts", description = "The tenant's subaccounts, oldest first.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<Subaccount>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts",
+    description = "The tenant's subaccounts, oldest first.",
+    params(TenantPath),
+    responses((status = 200, body = Vec<Subaccount>), (status = 404, response = NotFound))
+)]
 async fn list_subaccounts(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -173,7 +193,13 @@ async fn list_subaccounts(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts", description = "Creates a subaccount, under `parentId` or at the root.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewSubaccount, responses((status = 201, body = Subaccount), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    post, path = "/admin/v1/tenants/{tenant}/subaccounts", tag = "subaccounts",
+    description = "Creates a subaccount, under `parentId` or at the root.",
+    params(TenantPath),
+    request_body = NewSubaccount,
+    responses((status = 201, body = Subaccount), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
 async fn create_subaccount(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -189,7 +215,12 @@ async fn create_subaccount(
     Ok(ok(StatusCode::CREATED, &sub))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups", description = "The tenant's groups.", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<Group>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups",
+    description = "The tenant's groups.",
+    params(TenantPath),
+    responses((status = 200, body = Vec<Group>), (status = 404, response = NotFound))
+)]
 async fn list_groups(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -201,7 +232,13 @@ async fn list_groups(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups", description = "Creates a group; identity providers then match it by `externalId`.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewGroupBody, responses((status = 201, body = Group), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody), (status = 409, description = "the externalId is taken in this tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    post, path = "/admin/v1/tenants/{tenant}/groups", tag = "groups",
+    description = "Creates a group; identity providers then match it by `externalId`.",
+    params(TenantPath),
+    request_body = NewGroupBody,
+    responses((status = 201, body = Group), (status = 400, response = Refused), (status = 404, response = NotFound), (status = 409, response = Conflict))
+)]
 async fn create_group(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -217,7 +254,12 @@ async fn create_group(
     Ok(ok(StatusCode::CREATED, &group))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "One group.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), responses((status = 200, body = Group), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups",
+    description = "One group.",
+    params(GroupPath),
+    responses((status = 200, body = Group), (status = 404, response = NotFound))
+)]
 async fn get_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
@@ -227,9 +269,15 @@ async fn get_group(
     Ok(ok(StatusCode::OK, &group))
 }
 
-#[utoipa::path(patch, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "Renames, moves, or sets or clears the externalId of a group.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), request_body = GroupChangeBody, responses((status = 200, body = Group), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Rename, move (`subaccountId`, `null` for the tenant root) or set the
 /// externalId (`null` clears it).
+#[utoipa::path(
+    patch, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups",
+    description = "Renames, moves, or sets or clears the externalId of a group.",
+    params(GroupPath),
+    request_body = GroupChangeBody,
+    responses((status = 200, body = Group), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
 async fn change_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
@@ -257,7 +305,13 @@ async fn change_group(
     Ok(ok(StatusCode::OK, &changed))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups", description = "Deletes a group and its memberships; its users stay.", params(("tenant" = String, Path, description = "the tenant's id"), ("group" = String, Path, description = "the group's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    delete, path = "/admin/v1/tenants/{tenant}/groups/{group}", tag = "groups",
+    description = "Deletes a group and its memberships; its users stay.",
+    params(GroupPath),
+    responses((status = 204,
+    description = "deleted"), (status = 404, response = NotFound))
+)]
 async fn delete_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
@@ -267,7 +321,12 @@ async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys", description = "The tenant's API keys (never their secrets).", params(("tenant" = String, Path, description = "the tenant's id")), responses((status = 200, body = Vec<ApiKey>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys",
+    description = "The tenant's API keys (never their secrets).",
+    params(TenantPath),
+    responses((status = 200, body = Vec<ApiKey>), (status = 404, response = NotFound))
+)]
 async fn list_api_keys(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -279,8 +338,14 @@ async fn list_api_keys(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys", description = "Issues an API key for the tenant's identity provider; the secret is in `key`, this once.", params(("tenant" = String, Path, description = "the tenant's id")), request_body = NewApiKey, responses((status = 201, body = IssuedApiKey), (status = 400, description = "a field is missing, of the wrong type or refused (invalidValue)", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Issues a key; its secret is in the answer under `key`, this once.
+#[utoipa::path(
+    post, path = "/admin/v1/tenants/{tenant}/apikeys", tag = "apikeys",
+    description = "Issues an API key for the tenant's identity provider; the secret is in `key`, this once.",
+    params(TenantPath),
+    request_body = NewApiKey,
+    responses((status = 201, body = IssuedApiKey), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
 async fn create_api_key(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -295,7 +360,12 @@ async fn create_api_key(
     Ok(ok(StatusCode::CREATED, &issued))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{tenant}/apikeys/{key}/revoke", tag = "apikeys", description = "Revokes a key at once.", params(("tenant" = String, Path, description = "the tenant's id"), ("key" = String, Path, description = "the API key's id")), responses((status = 200, body = ApiKey), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    post, path = "/admin/v1/tenants/{tenant}/apikeys/{key}/revoke", tag = "apikeys",
+    description = "Revokes a key at once.",
+    params(KeyPath),
+    responses((status = 200, body = ApiKey), (status = 404, response = NotFound))
+)]
 async fn revoke_api_key(
     State(state): State<AppState>,
     Path((tenant, key)): Path<(String, String)>,
@@ -307,8 +377,13 @@ async fn revoke_api_key(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/users", tag = "users", description = "The tenant's users, as SCIM provisioned them (read only).", params(("tenant" = String, Path, description = "the tenant's id"), ("filter" = Option<String>, Query, description = "a SCIM filter"), ("startIndex" = Option<u64>, Query, description = "1-based"), ("count" = Option<u64>, Query, description = "page size")), responses((status = 200, body = UserList), (status = 400, description = "a bad filter or number", body = ScimErrorBody), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
 /// Users of a tenant, optionally filtered with a SCIM filter.
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/users", tag = "users",
+    description = "The tenant's users, as SCIM provisioned them (read only).",
+    params(TenantPath, UsersQuery),
+    responses((status = 200, body = UserList), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
 async fn list_users(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -341,7 +416,12 @@ async fn list_users(
     Ok(ok(StatusCode::OK, &page))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/log", tag = "log", description = "The newest entries of the tenant's provisioning log, newest first (at most 1000).", params(("tenant" = String, Path, description = "the tenant's id"), ("limit" = Option<u32>, Query, description = "default 100")), responses((status = 200, body = Vec<LogEntry>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/tenants/{tenant}/log", tag = "log",
+    description = "The newest entries of the tenant's provisioning log, newest first (at most 1000).",
+    params(TenantPath, LogQuery),
+    responses((status = 200, body = Vec<LogEntry>), (status = 404, response = NotFound))
+)]
 async fn provisioning_log(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -355,7 +435,12 @@ async fn provisioning_log(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/v1/events", tag = "events", description = "Events after a sequence number, in order (at most 1000).", params(("tenant" = Option<String>, Query, description = "only this tenant's"), ("after" = Option<i64>, Query, description = "a sequence number already seen; default 0"), ("limit" = Option<u32>, Query, description = "default 100")), responses((status = 200, body = Vec<Event>), (status = 404, description = "no such tenant", body = ScimErrorBody)))]
+#[utoipa::path(
+    get, path = "/admin/v1/events", tag = "events",
+    description = "Events after a sequence number, in order (at most 1000).",
+    params(EventsQuery),
+    responses((status = 200, body = Vec<Event>), (status = 404, response = NotFound))
+)]
 async fn events(
     State(state): State<AppState>,
     QueryPairs(query): QueryPairs,

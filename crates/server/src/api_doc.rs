@@ -4,6 +4,11 @@
 //! client from it. The routers are built from the same annotations
 //! (`utoipa_axum`), so a route cannot exist without its description.
 
+// The types below describe bodies, answers and parameters for the
+// document; the handlers read and render them field by field (for precise
+// error details), so none is ever constructed.
+#![allow(dead_code, reason = "description types, never constructed")]
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 /// The admin and application routes, and `/admin/v1/openapi.json`, which
 /// serves their document (without a token: it describes, it holds
@@ -45,7 +50,7 @@ pub fn routes(admin: OpenApiRouter<AppState>, app: OpenApiRouter<AppState>) -> R
     ),
     modifiers(&AdminToken),
     security(("adminToken" = [])),
-    components(schemas(ScimErrorBody))
+    components(schemas(ScimErrorBody), responses(Refused, NotFound, Conflict))
 )]
 pub struct AdminApi;
 
@@ -159,7 +164,6 @@ pub struct SessionFor {
 /// A session as begun: its token is shown this once.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
 pub struct NewSession {
     id: String,
     /// The session's bearer token.
@@ -182,7 +186,6 @@ pub struct TokenBody {
 
 /// RFC 7662's answer: only `active` when the session is not live.
 #[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
 pub struct Introspection {
     active: bool,
     /// The user's id.
@@ -197,8 +200,80 @@ pub struct Introspection {
 
 /// The answer of sign-out.
 #[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the answer, which app.rs renders")]
 pub struct Revoked {
     /// `false` when the token named no live session.
     revoked: bool,
+}
+
+/// A refused body or parameter: missing, of the wrong type, or against a
+/// rule (`invalidValue`, `invalidFilter`).
+#[derive(ToResponse)]
+pub struct Refused(ScimErrorBody);
+
+/// No such tenant, or no such group or key of this tenant.
+#[derive(ToResponse)]
+pub struct NotFound(ScimErrorBody);
+
+/// The group's externalId is taken in this tenant.
+#[derive(ToResponse)]
+pub struct Conflict(ScimErrorBody);
+
+/// A tenant in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TenantPath {
+    /// The tenant's id.
+    tenant: String,
+}
+
+/// A tenant's group in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GroupPath {
+    /// The tenant's id.
+    tenant: String,
+    /// The group's id.
+    group: String,
+}
+
+/// A tenant's API key in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct KeyPath {
+    /// The tenant's id.
+    tenant: String,
+    /// The API key's id.
+    key: String,
+}
+
+/// The query of the user list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct UsersQuery {
+    /// A SCIM filter.
+    filter: Option<String>,
+    /// 1-based.
+    start_index: Option<u64>,
+    /// The page size.
+    count: Option<u64>,
+}
+
+/// The query of the provisioning log.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Entries, 100 by default, at most 1000.
+    limit: Option<u32>,
+}
+
+/// The query of the events.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only this tenant's.
+    tenant: Option<String>,
+    /// A sequence number already seen; 0 by default.
+    after: Option<i64>,
+    /// Events, 100 by default, at most 1000.
+    limit: Option<u32>,
 }

@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_doc::{Introspection, NewSession, Revoked, ScimErrorBody, SessionFor, TokenBody};
+use crate::api_doc::{
+    Introspection, NewSession, Refused, Revoked, ScimErrorBody, SessionFor, TokenBody,
+};
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
 use crate::extract::{ScimJson, known_id};
@@ -37,12 +39,12 @@ fn string_field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ScimError> {
     })
 }
 
+/// `{"userId": "…"}` → a new session and its bearer token (shown once).
 #[utoipa::path(post, path = "/app/v1/sessions", tag = "sessions", security(("appToken" = [])),
     description = "Begins a session for a provisioned user; its bearer token is shown once.",
     request_body = SessionFor,
-    responses((status = 201, body = NewSession), (status = 400, description = "a field is missing or not a string", body = ScimErrorBody),
+    responses((status = 201, body = NewSession), (status = 400, response = Refused),
         (status = 404, description = "no such user: never provisioned, or deprovisioned", body = ScimErrorBody)))]
-/// `{"userId": "…"}` → a new session and its bearer token (shown once).
 async fn create_session(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
@@ -71,21 +73,21 @@ async fn create_session(
     ))
 }
 
-#[utoipa::path(post, path = "/app/v1/sessions/revoke", tag = "sessions", security(("appToken" = [])),
-    description = "Sign-out: ends the session a token belongs to (200 either way, as RFC 7009 does).",
-    request_body = TokenBody, responses((status = 200, body = Revoked), (status = 400, description = "a field is missing or not a string", body = ScimErrorBody)))]
 /// Sign-out: `{"token": "…"}` → `{"revoked": true}`, or `false` when the
 /// token named no live session (answered 200 either way, as RFC 7009 does).
+#[utoipa::path(post, path = "/app/v1/sessions/revoke", tag = "sessions", security(("appToken" = [])),
+    description = "Sign-out: ends the session a token belongs to (200 either way, as RFC 7009 does).",
+    request_body = TokenBody, responses((status = 200, body = Revoked), (status = 400, response = Refused)))]
 async fn revoke(State(state): State<AppState>, ScimJson(body): ScimJson) -> ApiResult<Response> {
     let token = string_field(&body, "token")?;
     let revoked = state.service().end_session(token).await?;
     Ok(scim_json(StatusCode::OK, &json!({ "revoked": revoked })))
 }
 
+/// RFC 7662-shaped introspection: `{"token": "…"}` → `{"active": …}`.
 #[utoipa::path(post, path = "/app/v1/sessions/introspect", tag = "sessions", security(("appToken" = [])),
     description = "Whether a session token is live (RFC 7662's shape); a deprovisioned user's never is.",
-    request_body = TokenBody, responses((status = 200, body = Introspection), (status = 400, description = "a field is missing or not a string", body = ScimErrorBody)))]
-/// RFC 7662-shaped introspection: `{"token": "…"}` → `{"active": …}`.
+    request_body = TokenBody, responses((status = 200, body = Introspection), (status = 400, response = Refused)))]
 async fn introspect(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
