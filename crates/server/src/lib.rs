@@ -175,8 +175,8 @@ impl AppState {
         &*self.inner.store
     }
 
-    /// The domain's operations: every change a SCIM client makes goes
-    /// through them.
+    /// The domain's operations: every change and every administrative read
+    /// goes through them; `store` is left for the reads that carry no rule.
     pub fn service(&self) -> &Service {
         &self.inner.service
     }

@@ -1,6 +1,7 @@
 //! What administrators do, for the admin API, the CLI and (next) the
 //! panel: every text they give is checked by one rule, every operation on a
-//! tenant's things first makes sure the tenant exists, and every id named
+//! tenant's things first makes sure the tenant exists (the store's creates
+//! check it themselves; the reads are checked here), and every id named
 //! with a tenant must be that tenant's.
 
 use scimitar_proto::ScimError;
@@ -116,7 +117,6 @@ impl Service {
     pub async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
         required("displayName", &group.display_name)?;
         text("externalId", group.external_id.as_deref())?;
-        self.store.get_tenant(tenant).await?;
         self.store.create_group(tenant, group).await
     }
 
