@@ -161,9 +161,7 @@ async fn sigterm_finishes_requests_in_flight(db: &TestDb) {
     // Warm up: the key works, and the log writer is idle again (its entry
     // is in the database).
     scim.get("/Users").await.expect(200);
-    while cli(db.url(), &["log", "--tenant", &t.id]).await == serde_json::json!([]) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_log(db.url(), &t.id, |entries| !entries.is_empty()).await;
 
     let blocker = Blocker::hold(db, &t.id).await;
     let mut slow = Vec::new();

@@ -311,24 +311,6 @@ async fn entra_lifecycle(db: &TestDb, base_path: &str) {
     assert_scim_error(&refused, 403);
 }
 
-/// Polls the provisioning log (it is written off the request path) until
-/// `ready` holds; bounded.
-async fn wait_for_log(url: &str, tenant: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let log = cli(url, &["log", "--tenant", tenant, "--limit", "1000"]).await;
-        let entries = log.as_array().cloned().expect("the log is a list");
-        if ready(&entries) {
-            return entries;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the provisioning log never showed the requests: {entries:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// Every command that creates something prints one JSON object with its
 /// id; lists print JSON; errors go to stderr with a failing exit code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -528,3 +528,21 @@ pub fn assert_scim_error(reply: &Reply, status: u16) {
 pub fn unique_user_name(prefix: &str) -> String {
     format!("{prefix}.{}@example.com", uuid::Uuid::new_v4().simple())
 }
+
+/// Polls the provisioning log (it is written off the request path) until
+/// `ready` holds; bounded.
+pub async fn wait_for_log(url: &str, tenant: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let log = cli(url, &["log", "--tenant", tenant, "--limit", "1000"]).await;
+        let entries = log.as_array().cloned().expect("the log is a list");
+        if ready(&entries) {
+            return entries;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the provisioning log never showed the requests: {entries:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
