@@ -20,7 +20,7 @@ macro_rules! id_type {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "uuid"))]
-        pub struct $name(pub String);
+        pub struct $name(String);
 
         impl $name {
             /// A fresh random (v4) id.
@@ -53,6 +53,12 @@ macro_rules! id_type {
         impl From<String> for $name {
             fn from(s: String) -> Self {
                 Self(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
             }
         }
     };

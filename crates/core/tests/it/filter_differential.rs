@@ -681,7 +681,7 @@ impl World {
             if !user_ids.is_empty() && !members.is_empty() {
                 let mut members: Vec<String> = members
                     .iter()
-                    .map(|i| user_ids[i % user_ids.len()].0.clone())
+                    .map(|i| user_ids[i % user_ids.len()].to_string())
                     .collect();
                 members.sort();
                 members.dedup();
@@ -699,10 +699,10 @@ impl World {
 
         let mut position: HashMap<String, usize> = HashMap::new();
         for (i, id) in user_ids.iter().enumerate() {
-            position.insert(id.0.clone(), i);
+            position.insert(id.to_string(), i);
         }
         for (i, id) in group_ids.iter().enumerate() {
-            position.insert(id.0.clone(), i);
+            position.insert(id.to_string(), i);
         }
 
         let mut listed = store
@@ -721,12 +721,12 @@ impl World {
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| GroupRef {
-                        id: m.group_id.0,
+                        id: m.group_id.to_string(),
                         display: m.display,
                     })
                     .collect();
                 let json = render_user("", u.id.as_str(), &u.attrs, &meta(&u.stamp), Some(&refs));
-                (u.id.0.clone(), json)
+                (u.id.to_string(), json)
             })
             .collect();
 
@@ -746,7 +746,7 @@ impl World {
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| MemberRef {
-                        id: m.user_id.0,
+                        id: m.user_id.to_string(),
                         display: m.display,
                     })
                     .collect();
@@ -758,7 +758,7 @@ impl World {
                     Some(&refs),
                     &meta(&g.stamp),
                 );
-                (g.id.0.clone(), json)
+                (g.id.to_string(), json)
             })
             .collect();
         World {
@@ -804,13 +804,13 @@ impl World {
             Resource::Users => store.list_users(&self.tenant, &query).await.map(|p| {
                 (
                     p.total,
-                    p.items.into_iter().map(|u| u.id.0).collect::<Vec<_>>(),
+                    p.items.into_iter().map(|u| u.id.to_string()).collect::<Vec<_>>(),
                 )
             }),
             Resource::Groups => store
                 .list_groups(&self.tenant, &query)
                 .await
-                .map(|p| (p.total, p.items.into_iter().map(|g| g.id.0).collect())),
+                .map(|p| (p.total, p.items.into_iter().map(|g| g.id.to_string()).collect())),
         };
         let ids: Vec<String> = match (term.refused(), answer) {
             (true, Err(CoreError::Rejected(e))) if e.scim_type == Some(ScimType::InvalidFilter) => {

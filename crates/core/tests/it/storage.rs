@@ -56,7 +56,7 @@ async fn member_ids(store: &dyn Store, t: &TenantId, g: &GroupId) -> Vec<String>
         .remove(g)
         .unwrap_or_default()
         .into_iter()
-        .map(|m| m.user_id.0)
+        .map(|m| m.user_id.to_string())
         .collect();
     ids.sort();
     ids
@@ -165,7 +165,7 @@ async fn other_tenants_resources_are_not_found(store: &dyn Store) {
         .await
         .unwrap();
     let change = GroupChange {
-        members: vec![MemberOp::Add(vec![user.id.0.clone()])],
+        members: vec![MemberOp::Add(vec![user.id.to_string()])],
         ..Default::default()
     };
     let err = store
@@ -239,7 +239,7 @@ async fn deprovisioning_removes_user_memberships_and_sessions(store: &dyn Store)
         .await
         .unwrap();
     let add = GroupChange {
-        members: vec![MemberOp::Add(vec![user.id.0.clone()])],
+        members: vec![MemberOp::Add(vec![user.id.to_string()])],
         ..Default::default()
     };
     store
@@ -263,7 +263,7 @@ async fn deprovisioning_removes_user_memberships_and_sessions(store: &dyn Store)
     let events = store.events(Some(&t), 0, 100).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.kind, "user.deprovisioned");
-    assert_eq!(last.resource_id, user.id.0);
+    assert_eq!(last.resource_id, user.id.to_string());
     assert_eq!(last.payload["sessionsRevoked"], 1);
     // Deprovisioning twice is a 404, and the name is free again.
     assert!(matches!(
@@ -287,7 +287,7 @@ async fn member_operations_are_set_operations_and_atomic(store: &dyn Store) {
                 .await
                 .unwrap()
                 .id
-                .0,
+                .to_string(),
         );
     }
     let g = store
@@ -363,10 +363,10 @@ async fn member_operations_are_set_operations_and_atomic(store: &dyn Store) {
     expected.sort();
     assert_eq!(member_ids(store, &t, &g.id).await, expected);
     let groups = store
-        .groups_of(&t, &[UserId(ids[3].clone())])
+        .groups_of(&t, &[UserId::from(ids[3].clone())])
         .await
         .unwrap();
-    assert_eq!(groups[&UserId(ids[3].clone())][0].group_id, g.id);
+    assert_eq!(groups[&UserId::from(ids[3].clone())][0].group_id, g.id);
     // Events name exactly what changed.
     let events = store.events(Some(&t), 0, 100).await.unwrap();
     let kinds: Vec<&str> = events
@@ -384,7 +384,7 @@ async fn member_operations_are_set_operations_and_atomic(store: &dyn Store) {
     );
     // Deleting the group keeps its users.
     store.delete_group(&t, &g.id, None).await.unwrap();
-    assert!(store.get_user(&t, &UserId(ids[3].clone())).await.is_ok());
+    assert!(store.get_user(&t, &UserId::from(ids[3].clone())).await.is_ok());
     assert!(matches!(
         store.get_group(&t, &g.id).await,
         Err(CoreError::NotFound(_))
@@ -646,7 +646,7 @@ async fn group_filters_find_members_and_external_ids(store: &dyn Store) {
             &t,
             &g1.id,
             GroupChange {
-                members: vec![MemberOp::Add(vec![u.id.0.clone()])],
+                members: vec![MemberOp::Add(vec![u.id.to_string()])],
                 ..Default::default()
             },
             None,
@@ -740,7 +740,7 @@ async fn membership_changes_move_both_versions(store: &dyn Store) {
     let h = store.create_group(&t, group("Ops")).await.unwrap();
     let version = async |id: &UserId| store.get_user(&t, id).await.unwrap().stamp.version;
     let add = |ids: &[&UserId]| GroupChange {
-        members: vec![MemberOp::Add(ids.iter().map(|i| i.0.clone()).collect())],
+        members: vec![MemberOp::Add(ids.iter().map(|i| i.to_string()).collect())],
         ..Default::default()
     };
 

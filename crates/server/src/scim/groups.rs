@@ -46,7 +46,7 @@ async fn render(
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| MemberRef {
-                        id: m.user_id.0,
+                        id: m.user_id.into(),
                         display: m.display,
                     })
                     .collect()

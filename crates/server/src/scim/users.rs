@@ -45,7 +45,7 @@ async fn render(
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| GroupRef {
-                        id: m.group_id.0,
+                        id: m.group_id.into(),
                         display: m.display,
                     })
                     .collect()

@@ -418,7 +418,7 @@ impl<'a> Replay<'a> {
             }
         }
         for group in &state.groups {
-            let id = GroupId(self.text(&at, &group.id));
+            let id = GroupId::from(self.text(&at, &group.id));
             let stored = store
                 .get_group(tenant, &id)
                 .await
@@ -443,7 +443,7 @@ impl<'a> Replay<'a> {
                     .remove(&id)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|m| m.user_id.0)
+                    .map(|m| m.user_id.to_string())
                     .collect();
                 expected.sort();
                 actual.sort();

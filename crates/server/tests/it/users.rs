@@ -80,7 +80,7 @@ async fn provisioned_user(app: &TestApp, user_name: &str) -> (String, String, St
     add_member(app, &group, &user).await;
     let (_, session) = app
         .store
-        .create_session(&UserId(user.clone()), 3600)
+        .create_session(&UserId::from(user.clone()), 3600)
         .await
         .unwrap();
     assert!(

@@ -80,8 +80,8 @@ impl Directory for SqlStore {
             .await?;
         let mut out: HashMap<UserId, Vec<Membership>> = HashMap::new();
         for (user, group, display) in rows {
-            out.entry(UserId(user)).or_default().push(Membership {
-                group_id: GroupId(group),
+            out.entry(UserId::from(user)).or_default().push(Membership {
+                group_id: GroupId::from(group),
                 display,
             });
         }
@@ -121,8 +121,8 @@ impl Directory for SqlStore {
             .await?;
         let mut out: HashMap<GroupId, Vec<Member>> = HashMap::new();
         for (group, user, display) in rows {
-            out.entry(GroupId(group)).or_default().push(Member {
-                user_id: UserId(user),
+            out.entry(GroupId::from(group)).or_default().push(Member {
+                user_id: UserId::from(user),
                 display,
             });
         }

@@ -17,7 +17,7 @@ impl Sessions for SqlStore {
         let created = now();
         let session = Session {
             id: SessionId::generate(),
-            tenant_id: TenantId(tenant),
+            tenant_id: TenantId::from(tenant),
             user_id: user.clone(),
             created,
             expires: created.saturating_add(ttl_secs.saturating_mul(1_000_000)),

@@ -62,6 +62,11 @@ pub(super) fn bind_user_attrs<'a>(q: Query<'a>, a: &'a UserAttributes) -> Query<
         .bind(a.external_id.as_deref())
 }
 
+/// An id column, as the id type it holds.
+fn id<T: From<String>>(row: &DbRow, column: &str) -> sqlx::Result<T> {
+    row.try_get::<String, _>(column).map(T::from)
+}
+
 pub(super) fn stamp(row: &DbRow) -> sqlx::Result<Stamp> {
     Ok(Stamp {
         created: row.try_get("created")?,
@@ -73,8 +78,8 @@ pub(super) fn stamp(row: &DbRow) -> sqlx::Result<Stamp> {
 pub(super) fn user_from_row(row: &DbRow) -> sqlx::Result<User> {
     let phone: Option<String> = row.try_get("phone")?;
     Ok(User {
-        id: UserId(row.try_get("id")?),
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
         attrs: UserAttributes {
             user_name: row.try_get("user_name")?,
             display_name: row.try_get("display_name")?,
@@ -105,11 +110,11 @@ pub(super) const GROUP_COLUMNS: &str = "r.id, r.tenant_id, r.subaccount_id, r.di
 
 pub(super) fn group_from_row(row: &DbRow) -> sqlx::Result<Group> {
     Ok(Group {
-        id: GroupId(row.try_get("id")?),
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
         subaccount_id: row
             .try_get::<Option<String>, _>("subaccount_id")?
-            .map(SubaccountId),
+            .map(SubaccountId::from),
         display_name: row.try_get("display_name")?,
         external_id: row.try_get("external_id")?,
         stamp: stamp(row)?,
@@ -118,7 +123,7 @@ pub(super) fn group_from_row(row: &DbRow) -> sqlx::Result<Group> {
 
 pub(super) fn tenant_from_row(row: &DbRow) -> sqlx::Result<Tenant> {
     Ok(Tenant {
-        id: TenantId(row.try_get("id")?),
+        id: id(row, "id")?,
         name: row.try_get("name")?,
         region: row.try_get("region")?,
         created: row.try_get("created")?,
@@ -127,11 +132,11 @@ pub(super) fn tenant_from_row(row: &DbRow) -> sqlx::Result<Tenant> {
 
 pub(super) fn subaccount_from_row(row: &DbRow) -> sqlx::Result<Subaccount> {
     Ok(Subaccount {
-        id: SubaccountId(row.try_get("id")?),
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
         parent_id: row
             .try_get::<Option<String>, _>("parent_id")?
-            .map(SubaccountId),
+            .map(SubaccountId::from),
         name: row.try_get("name")?,
         created: row.try_get("created")?,
     })
@@ -139,8 +144,8 @@ pub(super) fn subaccount_from_row(row: &DbRow) -> sqlx::Result<Subaccount> {
 
 pub(super) fn api_key_from_row(row: &DbRow) -> sqlx::Result<ApiKey> {
     Ok(ApiKey {
-        id: ApiKeyId(row.try_get("id")?),
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
         label: row.try_get("label")?,
         created: row.try_get("created")?,
         revoked: row.try_get("revoked")?,
@@ -149,9 +154,9 @@ pub(super) fn api_key_from_row(row: &DbRow) -> sqlx::Result<ApiKey> {
 
 pub(super) fn session_from_row(row: &DbRow) -> sqlx::Result<Session> {
     Ok(Session {
-        id: SessionId(row.try_get("id")?),
-        tenant_id: TenantId(row.try_get("tenant_id")?),
-        user_id: UserId(row.try_get("user_id")?),
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
+        user_id: id(row, "user_id")?,
         created: row.try_get("created")?,
         expires: row.try_get("expires")?,
     })
@@ -161,7 +166,7 @@ pub(super) fn log_from_row(row: &DbRow) -> sqlx::Result<LogEntry> {
     let ignored: Option<String> = row.try_get("ignored")?;
     let status: i64 = row.try_get("status")?;
     Ok(LogEntry {
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        tenant_id: id(row, "tenant_id")?,
         time: row.try_get("time")?,
         request_id: row.try_get("request_id")?,
         method: row.try_get("method")?,
@@ -179,7 +184,7 @@ pub(super) fn event_from_row(row: &DbRow) -> sqlx::Result<Event> {
     let payload: String = row.try_get("payload")?;
     Ok(Event {
         seq: row.try_get("seq")?,
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        tenant_id: id(row, "tenant_id")?,
         kind: row.try_get("kind")?,
         resource_id: row.try_get("resource_id")?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),

@@ -228,7 +228,7 @@ impl TestApp {
             )
             .await
             .expect("create group");
-        group.id.0
+        group.id.to_string()
     }
 
     /// A second tenant on the same deployment, with its key.
