@@ -2,6 +2,7 @@
 
 use scimitar_proto::ScimError;
 
+/// Why a domain or storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// The resource does not exist in this tenant (another tenant's resource
@@ -28,9 +29,11 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    /// A refusal by a rule of the product, with the SCIM error the client sees.
     pub fn rejected(err: ScimError) -> Self {
         CoreError::Rejected(err)
     }
 }
 
+/// A result whose error is, unless named, a [`CoreError`].
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -33,6 +33,7 @@ macro_rules! id_type {
                 is_well_formed(raw).then(|| Self(raw.to_owned()))
             }
 
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

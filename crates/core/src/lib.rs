@@ -10,6 +10,8 @@
 //! by `scimitar-proto`; this crate decides what is stored and enforces the
 //! rules that need stored state (uniqueness, immutability, tenancy).
 
+#![warn(missing_docs)]
+
 pub mod domain;
 pub mod error;
 mod gate;

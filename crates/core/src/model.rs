@@ -18,6 +18,7 @@ pub mod timestamp {
 
     use super::Micros;
 
+    /// Writes `micros` as RFC 3339 text.
     pub fn serialize<S: Serializer>(micros: &Micros, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&scimitar_proto::datetime::format(*micros))
     }
@@ -28,6 +29,7 @@ pub mod timestamp {
 
         use super::Micros;
 
+        /// Writes `micros` as RFC 3339 text, or `null`.
         pub fn serialize<S: Serializer>(micros: &Option<Micros>, s: S) -> Result<S::Ok, S::Error> {
             match micros {
                 Some(m) => super::serialize(m, s),
@@ -45,26 +47,38 @@ pub fn now() -> Micros {
     i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// A customer account: the unit of tenancy, with its own users, groups and
+/// API keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
+    /// The tenant's id.
     pub id: TenantId,
+    /// The tenant's name.
     pub name: String,
+    /// A free-form region label (`eu`), as the administrator gave it.
     pub region: Option<String>,
+    /// When the tenant was created.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
 }
 
+/// A node in a tenant's tree of subaccounts; groups may belong to one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subaccount {
+    /// The subaccount's id.
     pub id: SubaccountId,
+    /// The tenant it belongs to.
     pub tenant_id: TenantId,
+    /// The subaccount above it; `None` at the tenant root.
     pub parent_id: Option<SubaccountId>,
+    /// The subaccount's name.
     pub name: String,
+    /// When the subaccount was created.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
@@ -76,12 +90,15 @@ pub struct Subaccount {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stamp {
+    /// When the resource was created.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
+    /// When the resource last changed.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_modified: Micros,
+    /// Starts at 1 and grows by one with every change.
     pub version: i64,
 }
 
@@ -92,23 +109,36 @@ impl Stamp {
     }
 }
 
+/// A SCIM user, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
+    /// The user's id.
     pub id: UserId,
+    /// The tenant the user belongs to.
     pub tenant_id: TenantId,
+    /// What the client set: userName, name, phone and the rest.
     pub attrs: UserAttributes,
+    /// Creation time, last change and version.
     pub stamp: Stamp,
 }
 
+/// A SCIM group, as stored (without its members).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Group {
+    /// The group's id.
     pub id: GroupId,
+    /// The tenant the group belongs to.
     pub tenant_id: TenantId,
+    /// The subaccount the group belongs to; `None` at the tenant root.
     pub subaccount_id: Option<SubaccountId>,
+    /// The group's name.
     pub display_name: String,
+    /// The identity provider's id for the group (Entra's objectId), unique
+    /// within the tenant; identity providers find the group by it.
     pub external_id: Option<String>,
+    /// Creation time, last change and version.
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -116,14 +146,18 @@ pub struct Group {
 /// What an administrator gives to create a group.
 #[derive(Debug, Clone, Default)]
 pub struct NewGroup {
+    /// The group's name; required.
     pub display_name: String,
+    /// The subaccount to put it in (one of the tenant's); `None` for the root.
     pub subaccount_id: Option<SubaccountId>,
+    /// The identity provider's id for the group, unique within the tenant.
     pub external_id: Option<String>,
 }
 
 /// An administrator's change to a group (admin API / CLI).
 #[derive(Debug, Clone, Default)]
 pub struct GroupAdminChange {
+    /// A new name; `None` keeps the current one.
     pub display_name: Option<String>,
     /// `Some(None)` clears the externalId.
     pub external_id: Option<Option<String>>,
@@ -135,51 +169,70 @@ pub struct GroupAdminChange {
 /// operations, applied in order in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct GroupChange {
+    /// A new displayName; `None` keeps the current one.
     pub display_name: Option<String>,
     /// `Some(None)` clears the externalId.
     pub external_id: Option<Option<String>>,
+    /// Member set operations, in request order.
     pub members: Vec<MemberOp>,
 }
 
 /// A member of a group as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
+    /// The member's user id.
     pub user_id: UserId,
+    /// The member's displayName.
     pub display: String,
 }
 
 /// A group of a user as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
+    /// The group's id.
     pub group_id: GroupId,
+    /// The group's displayName.
     pub display: String,
 }
 
+/// An API key: the credential an identity provider presents to a tenant's
+/// SCIM API. Its secret is not here: it is stored only as a hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
+    /// The key's id.
     pub id: ApiKeyId,
+    /// The tenant the key gives access to.
     pub tenant_id: TenantId,
+    /// What the administrator noted the key is for.
     pub label: Option<String>,
+    /// When the key was issued.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
+    /// When the key was revoked; `None` while it is valid.
     #[serde(with = "timestamp::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked: Option<Micros>,
 }
 
+/// A signed-in session of a provisioned user in the host application.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
+    /// The session's id.
     pub id: SessionId,
+    /// The tenant of the user.
     pub tenant_id: TenantId,
+    /// The user signed in.
     pub user_id: UserId,
+    /// When the session began.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
+    /// When the session stops being valid.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires: Micros,
@@ -191,12 +244,18 @@ pub struct Session {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
+    /// Position in the outbox: grows in commit order, never reused.
     pub seq: i64,
+    /// The tenant the change happened in.
     pub tenant_id: TenantId,
+    /// What happened: `user.created`, `group.members_added`, and so on.
     pub kind: String,
+    /// The id of the resource that changed.
     pub resource_id: String,
+    /// The details of the change; their shape depends on `kind`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
+    /// When the change was recorded.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
@@ -207,15 +266,24 @@ pub struct Event {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
+    /// The tenant the request was for.
     pub tenant_id: TenantId,
+    /// When the request arrived.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub time: Micros,
+    /// The request's `X-Request-Id`, the client's or one the server gave it;
+    /// empty in a summary of refused requests.
     pub request_id: String,
+    /// The HTTP method (`*` in a summary of refused requests).
     pub method: String,
+    /// The path and query as the client sent them.
     pub path: String,
+    /// The HTTP status of the answer.
     pub status: u16,
+    /// The `scimType` of an error answer.
     pub scim_type: Option<String>,
+    /// The `detail` of an error answer.
     pub detail: Option<String>,
     /// Attributes the request carried that scimitar ignores.
     pub ignored: Vec<String>,
@@ -224,17 +292,23 @@ pub struct LogEntry {
 /// A page of a list query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
+    /// Items matching the query, on every page.
     pub total: u64,
+    /// The items of this page.
     pub items: Vec<T>,
 }
 
 /// A list query in protocol terms; each backend translates it.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
+    /// Only items that match; all items when `None`.
     pub filter: Option<Filter>,
+    /// The attribute to sort by; creation order when `None`.
     pub sort_by: Option<ResolvedAttr>,
+    /// Sort by `sort_by` in descending order.
     pub descending: bool,
     /// Zero-based.
     pub offset: u64,
+    /// At most this many items; `0` counts them without reading any.
     pub limit: u64,
 }

@@ -17,21 +17,30 @@ use crate::model::{
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.
 #[async_trait]
 pub trait Administration: Send + Sync {
+    /// Creates a tenant, with a `tenant.created` event.
     async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant>;
+    /// Every tenant, oldest first.
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// A tenant; `NotFound` when there is none.
     async fn get_tenant(&self, id: &TenantId) -> Result<Tenant>;
 
+    /// Creates a subaccount of `tenant`, under `parent` (one of the tenant's)
+    /// or at the root, with a `subaccount.created` event.
     async fn create_subaccount(
         &self,
         tenant: &TenantId,
         name: &str,
         parent: Option<&SubaccountId>,
     ) -> Result<Subaccount>;
+    /// The subaccounts of `tenant`, oldest first.
     async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>>;
 
+    /// Creates a group of `tenant`, with a `group.created` event. Its subaccount
+    /// must be the tenant's; its externalId must be unused in the tenant.
     async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group>;
     /// Rename, move or set the externalId of a group, by its id alone.
     async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group>;
+    /// Every group of `tenant`, oldest first.
     async fn list_all_groups(&self, tenant: &TenantId) -> Result<Vec<Group>>;
 
     /// Issues a key; the secret is returned only here, and stored only as a hash.
@@ -40,7 +49,11 @@ pub trait Administration: Send + Sync {
         tenant: &TenantId,
         label: Option<&str>,
     ) -> Result<(ApiKey, String)>;
+    /// The keys of `tenant`, or of every tenant, revoked ones included; oldest
+    /// first.
     async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>>;
+    /// Revokes a key (a revoked one keeps its first revocation time), with an
+    /// `apikey.revoked` event.
     async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey>;
     /// The tenant whose unrevoked key this secret is.
     async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>>;
@@ -50,8 +63,12 @@ pub trait Administration: Send + Sync {
 /// tenant: another tenant's resource is `NotFound`.
 #[async_trait]
 pub trait Directory: Send + Sync {
+    /// Creates a user, with a `user.created` event. A userName already in use,
+    /// in any tenant, is refused.
     async fn create_user(&self, tenant: &TenantId, attrs: UserAttributes) -> Result<User>;
+    /// A user of `tenant`.
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User>;
+    /// A page of `tenant`'s users matching `query`.
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>>;
     /// Replaces a user's attributes. `expected_version` makes it conditional.
     async fn replace_user(
@@ -76,7 +93,9 @@ pub trait Directory: Send + Sync {
         users: &[UserId],
     ) -> Result<HashMap<UserId, Vec<Membership>>>;
 
+    /// A group of `tenant`.
     async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group>;
+    /// A page of `tenant`'s groups matching `query`.
     async fn list_groups(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Group>>;
     /// The members of each of `groups`.
     async fn members_of(
@@ -135,6 +154,7 @@ pub trait Journal: Send + Sync {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>>;
+    /// Appends entries to the provisioning log, in one transaction.
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()>;
     /// The newest `limit` entries of a tenant, newest first.
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>>;

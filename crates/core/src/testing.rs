@@ -11,12 +11,15 @@ use sqlx::Connection;
 /// The backends every suite runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A SQLite file in a temporary folder.
     Sqlite,
+    /// A fresh database on the PostgreSQL server at `SCIMITAR_TEST_POSTGRES`.
     Postgres,
 }
 
 /// A store on a throw-away database; [`Backend::finish`] removes it.
 pub struct Backend {
+    /// The store, opened on the database.
     pub store: Arc<dyn Store>,
     url: String,
     _dir: Option<tempfile::TempDir>,

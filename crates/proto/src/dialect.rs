@@ -103,11 +103,17 @@ pub fn strip_nulls(value: &mut Value) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberListError {
     /// An element was not an object with a non-empty string `value`.
-    NoValue { index: usize },
+    NoValue {
+        /// Position of the element in the list.
+        index: usize,
+    },
     /// The list was neither an array nor an object.
     NotAList,
     /// More than [`MAX_MEMBERS_PER_REQUEST`] elements.
-    TooMany { count: usize },
+    TooMany {
+        /// Number of elements sent.
+        count: usize,
+    },
 }
 
 /// Reads the user ids of a member list: an array of `{"value": ID, ...}`

@@ -5,19 +5,31 @@ use std::fmt;
 /// RFC 7644 §3.12 `scimType` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
+    /// A filter that is malformed, or compares an attribute in a way it does not
+    /// support.
     InvalidFilter,
+    /// A filter that would match more results than the server will process.
     TooMany,
+    /// A value already in use (409).
     Uniqueness,
+    /// A change to an attribute its mutability forbids, such as an `id`.
     Mutability,
+    /// A body that is not valid JSON or does not follow the request schema.
     InvalidSyntax,
+    /// A PATCH `path` that is malformed.
     InvalidPath,
+    /// A PATCH `path` whose filter matches no value to operate on.
     NoTarget,
+    /// A value that is missing, of the wrong type or not allowed here.
     InvalidValue,
+    /// A SCIM protocol version the server does not support.
     InvalidVers,
+    /// Sensitive information, such as a password, in a request URI.
     Sensitive,
 }
 
 impl ScimType {
+    /// The value as written in a response (`invalidFilter`).
     pub fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",
@@ -38,12 +50,16 @@ impl ScimType {
 /// can act on. Never carries internal causes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimError {
+    /// The HTTP status code.
     pub status: u16,
+    /// The `scimType`, for the errors RFC 7644 gives one.
     pub scim_type: Option<ScimType>,
+    /// The human-readable `detail`.
     pub detail: String,
 }
 
 impl ScimError {
+    /// An error with any status and `scimType`.
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         ScimError {
             status,
@@ -57,34 +73,42 @@ impl ScimError {
         Self::new(400, Some(scim_type), detail)
     }
 
+    /// 400 `invalidValue`.
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidValue, detail)
     }
 
+    /// 400 `invalidSyntax`.
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidSyntax, detail)
     }
 
+    /// 400 `invalidPath`.
     pub fn invalid_path(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidPath, detail)
     }
 
+    /// 400 `invalidFilter`.
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidFilter, detail)
     }
 
+    /// 400 `mutability`.
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
     }
 
+    /// 400 `noTarget`.
     pub fn no_target(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::NoTarget, detail)
     }
 
+    /// 409 `uniqueness`.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)
     }
 
+    /// 404, without a `scimType`.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, None, detail)
     }

@@ -17,6 +17,8 @@
 //! what `/Schemas` publishes is exactly what the parser and PATCH engine
 //! enforce.
 
+#![warn(missing_docs)]
+
 pub mod datetime;
 pub mod dialect;
 pub mod error;

@@ -45,11 +45,17 @@ pub const MAX_IGNORED_NOTED: usize = 100;
 /// The components of a user's name (RFC 7643 §4.1.1).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Name {
+    /// `formatted`: the whole name as displayed (`Ms. Barbara J Jensen, III`).
     pub formatted: Option<String>,
+    /// `familyName`: the last name in most Western languages.
     pub family_name: Option<String>,
+    /// `givenName`: the first name in most Western languages.
     pub given_name: Option<String>,
+    /// `middleName`: the middle name or names.
     pub middle_name: Option<String>,
+    /// `honorificPrefix`: a title before the name (`Ms.`).
     pub honorific_prefix: Option<String>,
+    /// `honorificSuffix`: a suffix after the name (`III`).
     pub honorific_suffix: Option<String>,
 }
 
@@ -78,6 +84,7 @@ impl Name {
         })
     }
 
+    /// Whether no part is set.
     pub fn is_empty(&self) -> bool {
         self.parts().iter().all(|(_, v)| v.is_none())
     }
@@ -115,16 +122,23 @@ pub struct UserAttributes {
     /// Trimmed, validated as an email address; compared case-insensitively
     /// by the server.
     pub user_name: String,
+    /// The name shown for the user: as sent, else derived from `name`
+    /// (see [`Name::display`]).
     pub display_name: String,
+    /// The components of the user's name; possibly empty.
     pub name: Name,
+    /// The user's job title.
     pub title: Option<String>,
+    /// The one phone number kept.
     pub phone: Option<Phone>,
+    /// The identifier the client gave the user, kept exactly as sent.
     pub external_id: Option<String>,
 }
 
 /// A parsed user body (POST, PUT, or a patched view).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInput {
+    /// What is stored.
     pub attrs: UserAttributes,
     /// `false` deprovisions (PUT) or is refused (POST): the server decides.
     pub active: bool,
@@ -133,7 +147,9 @@ pub struct UserInput {
 /// A parsed group body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupInput {
+    /// The group's name; required.
     pub display_name: String,
+    /// The identifier the client gave the group, kept exactly as sent.
     pub external_id: Option<String>,
     /// The member user ids, duplicates collapsed, in the order sent.
     /// `None` when the body had no `members` (or `null`): the client did not
@@ -146,6 +162,7 @@ pub struct GroupInput {
 /// A parsed value and the attributes that were present but ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<T> {
+    /// The parsed value.
     pub value: T,
     /// Attribute names as the client sent them (e.g. `password`,
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`,
@@ -364,14 +381,18 @@ impl Meta {
 /// A group a user belongs to, as listed in the user's `groups`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRef {
+    /// The group's id (`value`).
     pub id: String,
+    /// The group's displayName (`display`).
     pub display: String,
 }
 
 /// A member of a group, as listed in the group's `members`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
+    /// The user's id (`value`).
     pub id: String,
+    /// The user's displayName (`display`).
     pub display: String,
 }
 

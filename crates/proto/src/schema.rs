@@ -10,65 +10,100 @@ use serde_json::{Value, json};
 /// RFC 7643 §2.3 data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttributeType {
+    /// `string`: Unicode text.
     String,
+    /// `boolean`: `true` or `false`.
     Boolean,
+    /// `decimal`: a real number.
     Decimal,
+    /// `integer`: a whole number.
     Integer,
+    /// `dateTime`: an RFC 3339 instant.
     DateTime,
+    /// `binary`: base64-encoded bytes.
     Binary,
+    /// `reference`: a URI naming a resource or a location.
     Reference,
+    /// `complex`: an object of sub-attributes.
     Complex,
 }
 
 /// RFC 7643 §7 `mutability`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutability {
+    /// `readOnly`: set by the service provider, never by the client.
     ReadOnly,
+    /// `readWrite`: the client may change it at any time.
     ReadWrite,
+    /// `immutable`: the client may set it once, then not change it.
     Immutable,
+    /// `writeOnly`: the client may set it, it is never returned.
     WriteOnly,
 }
 
 /// RFC 7643 §7 `returned`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Returned {
+    /// `always`: in every response.
     Always,
+    /// `never`: in no response.
     Never,
+    /// `default`: unless excluded, or other attributes are asked for.
     Default,
+    /// `request`: only when asked for by name.
     Request,
 }
 
 /// RFC 7643 §7 `uniqueness`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uniqueness {
+    /// `none`: values need not be unique.
     None,
+    /// `server`: unique within the SCIM endpoint or tenancy.
     Server,
+    /// `global`: globally unique, such as an email address.
     Global,
 }
 
 /// One attribute definition (RFC 7643 §7).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Attribute {
+    /// The attribute's name, as it appears in JSON (`userName`).
     pub name: &'static str,
+    /// The attribute's data type.
     pub ty: AttributeType,
+    /// Whether the value is an array.
     pub multi_valued: bool,
+    /// Text for `/Schemas`.
     pub description: &'static str,
+    /// Whether a resource must have a value.
     pub required: bool,
+    /// Whether string values compare case-sensitively.
     pub case_exact: bool,
+    /// Whether and when a client may change the value.
     pub mutability: Mutability,
+    /// When a response includes the attribute.
     pub returned: Returned,
+    /// How unique values must be.
     pub uniqueness: Uniqueness,
+    /// Suggested values (`work`, `mobile`, …); empty when any goes.
     pub canonical_values: &'static [&'static str],
+    /// For a reference, what it may name (`User`, `Group`, `uri`).
     pub reference_types: &'static [&'static str],
+    /// For a complex attribute, its sub-attributes; empty otherwise.
     pub sub_attributes: &'static [Attribute],
 }
 
 /// A schema: a URN and its attributes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Schema {
+    /// The schema's URN.
     pub id: &'static str,
+    /// The schema's name (`User`).
     pub name: &'static str,
+    /// Text for `/Schemas`.
     pub description: &'static str,
+    /// The top-level attributes, without the common ones.
     pub attributes: &'static [Attribute],
 }
 
@@ -76,18 +111,26 @@ pub struct Schema {
 /// resource has (`id`, `externalId`, `meta`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct ResourceType {
+    /// The resource type's id in `/ResourceTypes` (`User`).
     pub id: &'static str,
+    /// The resource type's name, also `meta.resourceType` (`User`).
     pub name: &'static str,
+    /// The endpoint relative to the base URL (`/Users`).
     pub endpoint: &'static str,
+    /// Text for `/ResourceTypes`.
     pub description: &'static str,
+    /// The core schema.
     pub schema: &'static Schema,
     /// Schemas whose URN-qualified attributes are recognised and ignored:
     /// accepted from clients, never stored, never advertised as supported.
     pub ignored_extensions: &'static [&'static Schema],
 }
 
+/// The core User schema's URN (RFC 7643 §4.1).
 pub const USER_SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema's URN (RFC 7643 §4.2).
 pub const GROUP_SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The enterprise User extension's URN (RFC 7643 §4.3).
 pub const ENTERPRISE_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 const BASE: Attribute = Attribute {
@@ -173,6 +216,7 @@ pub static COMMON_ATTRIBUTES: &[Attribute] = &[
     },
 ];
 
+/// The core User schema (RFC 7643 §4.1), as far as scimitar supports it.
 pub static USER_SCHEMA: Schema = Schema {
     id: USER_SCHEMA_URN,
     name: "User",
@@ -319,6 +363,7 @@ pub static USER_SCHEMA: Schema = Schema {
     ],
 };
 
+/// The enterprise User extension (RFC 7643 §4.3), recognised and ignored.
 pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
     id: ENTERPRISE_USER_URN,
     name: "EnterpriseUser",
@@ -352,6 +397,7 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
     ],
 };
 
+/// The core Group schema (RFC 7643 §4.2).
 pub static GROUP_SCHEMA: Schema = Schema {
     id: GROUP_SCHEMA_URN,
     name: "Group",
@@ -405,6 +451,7 @@ pub static GROUP_SCHEMA: Schema = Schema {
     ],
 };
 
+/// The User resource type, at `/Users`.
 pub static USER: ResourceType = ResourceType {
     id: "User",
     name: "User",
@@ -414,6 +461,7 @@ pub static USER: ResourceType = ResourceType {
     ignored_extensions: &[&ENTERPRISE_USER_SCHEMA],
 };
 
+/// The Group resource type, at `/Groups`.
 pub static GROUP: ResourceType = ResourceType {
     id: "Group",
     name: "Group",
@@ -439,8 +487,11 @@ pub enum Origin {
 /// attribute and, optionally, one of its sub-attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedAttr {
+    /// Which schema the attribute belongs to.
     pub origin: Origin,
+    /// The top-level attribute.
     pub attr: &'static Attribute,
+    /// The sub-attribute, when the path names one.
     pub sub: Option<&'static Attribute>,
 }
 
@@ -458,6 +509,7 @@ impl ResolvedAttr {
         }
     }
 
+    /// Whether the attribute belongs to an ignored extension.
     pub fn is_ignored(&self) -> bool {
         matches!(self.origin, Origin::IgnoredExtension(_))
     }
@@ -471,6 +523,7 @@ pub fn find<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a Attribute
 }
 
 impl Attribute {
+    /// Looks a sub-attribute up by name, ignoring case.
     pub fn sub_attribute(&self, name: &str) -> Option<&'static Attribute> {
         self.sub_attributes
             .iter()
@@ -571,6 +624,7 @@ impl Schema {
 }
 
 impl Attribute {
+    /// The attribute's definition in a `/Schemas` document (RFC 7643 §7).
     pub fn to_json(&self) -> Value {
         let mut out = json!({
             "name": self.name,

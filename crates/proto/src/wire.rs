@@ -21,7 +21,9 @@ use crate::filter::{self, Filter};
 use crate::projection::{self, Projection};
 use crate::schema::{self, AttributeType, Origin, ResolvedAttr, ResourceType};
 
+/// The `schemas` URN of a `ListResponse` (RFC 7644 §3.4.2).
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The `schemas` URN of the `/ServiceProviderConfig` document (RFC 7643 §5).
 pub const SERVICE_PROVIDER_CONFIG_URN: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
@@ -40,6 +42,7 @@ pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>
 /// The query of a list request (`GET /Users`, `GET /Groups`).
 #[derive(Debug, Clone)]
 pub struct ListParams {
+    /// The `filter` parameter, parsed against the resource type.
     pub filter: Option<Filter>,
     /// 1-based, at least 1.
     pub start_index: u64,
@@ -51,6 +54,7 @@ pub struct ListParams {
     pub sort_by: Option<ResolvedAttr>,
     /// `sortOrder=descending`; ascending otherwise (RFC 7644 §3.4.2.3).
     pub descending: bool,
+    /// The `attributes` or `excludedAttributes` parameter.
     pub projection: Projection,
 }
 

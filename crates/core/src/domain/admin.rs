@@ -27,6 +27,7 @@ pub const MAX_READ: u32 = 1000;
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedApiKey {
+    /// The key, as it is listed afterwards.
     #[serde(flatten)]
     pub api_key: ApiKey,
     /// The bearer secret the identity provider is given.
@@ -38,10 +39,15 @@ pub struct IssuedApiKey {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserSummary {
+    /// The user's id.
     pub id: crate::ids::UserId,
+    /// The user's userName.
     pub user_name: String,
+    /// The user's displayName.
     pub display_name: String,
+    /// The identity provider's id for the user (SCIM externalId).
     pub external_id: Option<String>,
+    /// When the user was provisioned.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
@@ -53,6 +59,7 @@ pub struct UserSummary {
 pub struct UserList {
     /// Users matching the filter, on every page.
     pub total: u64,
+    /// The users of this page.
     pub users: Vec<UserSummary>,
 }
 
@@ -82,16 +89,19 @@ fn text(field: &str, value: Option<&str>) -> Result<()> {
 }
 
 impl Service {
+    /// A new tenant: `name` is required, `region` an optional label.
     pub async fn create_tenant(&self, name: &str, region: Option<&str>) -> Result<Tenant> {
         required("name", name)?;
         text("region", region)?;
         self.store.create_tenant(name, region).await
     }
 
+    /// Every tenant, oldest first.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.store.list_tenants().await
     }
 
+    /// The tenant with this id.
     pub async fn get_tenant(&self, tenant: &TenantId) -> Result<Tenant> {
         self.store.get_tenant(tenant).await
     }
@@ -108,6 +118,7 @@ impl Service {
         self.store.create_subaccount(tenant, name, parent).await
     }
 
+    /// The subaccounts of `tenant`, oldest first.
     pub async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
         self.store.get_tenant(tenant).await?;
         self.store.list_subaccounts(tenant).await
@@ -120,10 +131,12 @@ impl Service {
         self.store.create_group(tenant, group).await
     }
 
+    /// A group of `tenant`.
     pub async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group> {
         self.store.get_group(tenant, id).await
     }
 
+    /// Every group of `tenant`, oldest first.
     pub async fn list_groups(&self, tenant: &TenantId) -> Result<Vec<Group>> {
         self.store.get_tenant(tenant).await?;
         self.store.list_all_groups(tenant).await

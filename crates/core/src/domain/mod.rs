@@ -48,6 +48,7 @@ pub enum Precondition {
 }
 
 impl Precondition {
+    /// Whether the stored `version` satisfies the precondition.
     pub fn matches(&self, version: i64) -> bool {
         match self {
             Precondition::Any => true,
@@ -93,6 +94,7 @@ pub struct Service {
 }
 
 impl Service {
+    /// The domain over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Service { store }
     }

@@ -14,6 +14,7 @@ pub struct FilterError {
     /// Byte offset into `input` of the offending character (`input.len()`
     /// when the input ended too early). Always on a char boundary.
     pub offset: usize,
+    /// What is wrong there.
     pub kind: FilterErrorKind,
 }
 
@@ -24,66 +25,109 @@ pub struct FilterError {
 pub enum FilterErrorKind {
     /// The input is longer than [`MAX_FILTER_LEN`] bytes.
     #[error("longer than the maximum of {max} bytes")]
-    TooLong { max: usize },
+    TooLong {
+        /// The limit, in bytes.
+        max: usize,
+    },
     /// Parentheses, `not (...)` and value filters nest deeper than [`super::MAX_DEPTH`].
     #[error("nested deeper than the maximum of {max} levels")]
-    TooDeep { max: usize },
+    TooDeep {
+        /// The limit, in levels.
+        max: usize,
+    },
     /// More than [`super::MAX_TERMS`] attribute expressions.
     #[error("more than the maximum of {max} attribute expressions")]
-    TooManyTerms { max: usize },
+    TooManyTerms {
+        /// The limit, in attribute expressions.
+        max: usize,
+    },
     /// The input ended where the grammar needs more.
     #[error("unexpected end, expected {expected}")]
-    UnexpectedEnd { expected: &'static str },
+    UnexpectedEnd {
+        /// What the grammar needs next, in words.
+        expected: &'static str,
+    },
     /// A word or character the grammar does not allow here.
     #[error("unexpected '{found}', expected {expected}")]
     Unexpected {
+        /// The word or character found, shortened if long.
         found: String,
+        /// What the grammar allows here, in words.
         expected: &'static str,
     },
     /// The path names no attribute of the resource type (nor of a schema
     /// extension it recognises).
     #[error("unknown attribute '{name}'")]
-    UnknownAttribute { name: String },
+    UnknownAttribute {
+        /// The name as written (inside a value filter, after the outer
+        /// attribute's name), shortened if long.
+        name: String,
+    },
     /// A value filter `[...]` on an attribute that is not a top-level
     /// complex attribute, or nested inside another value filter.
     #[error("a value filter '[...]' needs a top-level complex attribute, '{name}' is not one")]
-    NotComplex { name: String },
+    NotComplex {
+        /// The attribute before the `[`, dotted.
+        name: String,
+    },
     /// A complex attribute compared without a sub-attribute, and it has no
     /// `value` sub-attribute to stand for it.
     #[error(
         "complex attribute '{name}' has no 'value'; compare a sub-attribute such as '{name}.{example}'"
     )]
-    ComplexWithoutValue { name: String, example: &'static str },
+    ComplexWithoutValue {
+        /// The complex attribute.
+        name: String,
+        /// One of its sub-attributes, to suggest in the message.
+        example: &'static str,
+    },
     /// An operator the attribute's type does not support (`active gt true`,
     /// `meta.created co "2020"`).
     #[error("operator '{op}' is not supported on {ty} attribute '{name}'")]
     OperatorNotSupported {
+        /// The operator.
         op: CompareOp,
+        /// The attribute, dotted (`meta.created`).
         name: String,
+        /// The attribute's type, as RFC 7643 names it (`dateTime`).
         ty: &'static str,
     },
     /// `null` with an operator other than `eq` and `ne`.
     #[error("operator '{op}' cannot compare with null; use 'eq null', 'ne null' or 'pr'")]
-    NullNotAllowed { op: CompareOp },
+    NullNotAllowed {
+        /// The operator.
+        op: CompareOp,
+    },
     /// A value whose type does not fit the attribute (`title eq 5`,
     /// `active eq "yes"`).
     #[error("attribute '{name}' takes {expected}")]
     TypeMismatch {
+        /// The attribute, dotted.
         name: String,
+        /// The kind of value it takes, in words (`a string`).
         expected: &'static str,
     },
     /// A string on a dateTime attribute that is not an RFC 3339 date-time.
     #[error("'{value}' is not a date-time like \"2011-05-13T04:42:34Z\"")]
-    InvalidDateTime { value: String },
+    InvalidDateTime {
+        /// The string, shortened if long.
+        value: String,
+    },
     /// A string literal without its closing quote.
     #[error("unterminated string")]
     UnterminatedString,
     /// A bad escape in a string literal.
     #[error("invalid escape in string: {reason}")]
-    InvalidEscape { reason: &'static str },
+    InvalidEscape {
+        /// What is wrong with the escape.
+        reason: &'static str,
+    },
     /// A malformed or out-of-range number.
     #[error("invalid number: {reason}")]
-    InvalidNumber { reason: &'static str },
+    InvalidNumber {
+        /// What is wrong with the number.
+        reason: &'static str,
+    },
 }
 
 impl FilterError {

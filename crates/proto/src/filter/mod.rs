@@ -99,8 +99,11 @@ pub enum Filter {
     Present(ResolvedAttr),
     /// `attr op value`
     Compare(ResolvedAttr, CompareOp, CompValue),
+    /// `a and b`: both match.
     And(Box<Filter>, Box<Filter>),
+    /// `a or b`: either matches.
     Or(Box<Filter>, Box<Filter>),
+    /// `not (a)`: `a` does not match.
     Not(Box<Filter>),
     /// `attr[inner]`: `attr` is a top-level complex attribute (`sub` is
     /// `None`); `inner` holds full paths (`emails.type`, not `type`), all of
@@ -113,14 +116,23 @@ pub enum Filter {
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {
+    /// `eq`: equal.
     Eq,
+    /// `ne`: not equal (or absent).
     Ne,
+    /// `co`: contains.
     Co,
+    /// `sw`: starts with.
     Sw,
+    /// `ew`: ends with.
     Ew,
+    /// `gt`: greater than.
     Gt,
+    /// `ge`: greater than or equal.
     Ge,
+    /// `lt`: less than.
     Lt,
+    /// `le`: less than or equal.
     Le,
 }
 
@@ -182,10 +194,13 @@ impl CompareOp {
 pub enum CompValue {
     /// As written, not lowercased: case folding is the comparison's job.
     String(String),
+    /// For integer (always integral) and decimal attributes.
     Number(serde_json::Number),
+    /// For boolean attributes; strings such as `"False"` arrive here coerced.
     Boolean(bool),
     /// Microseconds since the Unix epoch, UTC.
     DateTime(i64),
+    /// `null`: with `eq`, not present; with `ne`, present.
     Null,
 }
 

@@ -105,18 +105,23 @@ pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// A parsed `PatchOp` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchRequest {
+    /// The `Operations`, in request order.
     pub operations: Vec<PatchOperation>,
 }
 
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchOpKind {
+    /// `add`: add values, or set an attribute that has none.
     Add,
+    /// `replace`: replace values.
     Replace,
+    /// `remove`: remove values or whole attributes.
     Remove,
 }
 
 impl PatchOpKind {
+    /// The operation's name as RFC 7644 writes it, lower case.
     pub fn as_str(self) -> &'static str {
         match self {
             PatchOpKind::Add => "add",
@@ -130,8 +135,11 @@ impl PatchOpKind {
 /// `value` keeps an explicit `null` as `Some(Value::Null)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchOperation {
+    /// What to do.
     pub op: PatchOpKind,
+    /// Where: a PATCH path, or `None` for the resource itself.
     pub path: Option<String>,
+    /// The value to add or replace with, or the values to remove.
     pub value: Option<Value>,
 }
 
