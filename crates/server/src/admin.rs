@@ -14,20 +14,19 @@ use scimitar_core::model::{
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
 use scimitar_proto::schema::USER;
-use serde::Serialize;
-use serde_json::Value;
-use utoipa::OpenApi;
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_doc::{
-    AdminApi, Conflict, EventsQuery, GroupChangeBody, GroupPath, KeyPath, LogQuery, NewApiKey,
-    NewGroupBody, NewSubaccount, NewTenant, NotFound, Refused, TenantPath, UsersQuery,
+    AdminApi, Conflict, EventsQuery, GroupPath, KeyPath, LogQuery, NotFound, Refused, TenantPath,
+    UsersQuery,
 };
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::{QueryPairs, ScimJson, known_id};
+use crate::extract::{Body, QueryPairs, field, known_id};
 
 /// The admin API's routes, with their part of the OpenAPI document.
 pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
@@ -48,33 +47,10 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         ))
 }
 
-fn ok<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    scim_json(status, &serde_json::to_value(value).unwrap_or(Value::Null))
-}
-
 /// An id from a path or a body: 404 unless it can be one of ours
 /// ([`known_id`]).
 fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
     known_id(raw).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
-}
-
-/// An optional string field; `null` and absent both give `None`. What
-/// the text may be is the domain's rule.
-fn optional_string(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ScimError::invalid_value(format!(
-            "'{name}' must be a string"
-        ))),
-    }
-}
-
-/// An optional id field of a body; a value that is no id is 404.
-fn optional_id<T: From<String>>(body: &Value, name: &str, what: &str) -> ApiResult<Option<T>> {
-    optional_string(body, name)?
-        .map(|raw| body_id(name, raw, what))
-        .transpose()
 }
 
 /// An id in a body: a text with a control character is refused as any
@@ -84,22 +60,66 @@ fn body_id<T: From<String>>(name: &str, raw: String, what: &str) -> ApiResult<T>
     id(raw, what)
 }
 
-/// A string field; absent or `null` is the empty string, which the domain
-/// refuses where a name is required.
-fn required_string(body: &Value, name: &str) -> Result<String, ScimError> {
-    Ok(optional_string(body, name)?.unwrap_or_default())
+/// Body of `POST /admin/v1/tenants`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    /// Required; at most 256 characters, no control characters.
+    #[serde(default, deserialize_with = "field::text")]
+    #[schema(value_type = String, required = true)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::text")]
+    region: Option<String>,
 }
 
-/// For a PATCH field: absent → no change; `null` → clear; a string → set.
-fn change_of(body: &Value, name: &str) -> Result<Option<Option<String>>, ScimError> {
-    match body.get(name) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(ScimError::invalid_value(format!(
-            "'{name}' must be a string or null"
-        ))),
-    }
+/// Body of `POST /admin/v1/tenants/{tenant}/subaccounts`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewSubaccount {
+    #[serde(default, deserialize_with = "field::text")]
+    #[schema(value_type = String, required = true)]
+    name: Option<String>,
+    /// A subaccount of the same tenant; absent for the tenant root.
+    #[serde(default, deserialize_with = "field::text")]
+    parent_id: Option<String>,
+}
+
+/// Body of `POST /admin/v1/tenants/{tenant}/groups`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewGroupBody {
+    #[serde(default, deserialize_with = "field::text")]
+    #[schema(value_type = String, required = true)]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "field::text")]
+    subaccount_id: Option<String>,
+    /// The identity provider's group id (Entra's objectId).
+    #[serde(default, deserialize_with = "field::text")]
+    external_id: Option<String>,
+}
+
+/// Body of `PATCH /admin/v1/tenants/{tenant}/groups/{group}`: an absent
+/// field is unchanged, `null` clears it (`subaccountId: null` moves the
+/// group to the tenant root); the name cannot be cleared.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GroupChangeBody {
+    #[serde(default, deserialize_with = "field::string")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "field::change")]
+    #[schema(value_type = Option<String>)]
+    subaccount_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "field::change")]
+    #[schema(value_type = Option<String>)]
+    external_id: Option<Option<String>>,
+}
+
+/// Body of `POST /admin/v1/tenants/{tenant}/apikeys`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewApiKey {
+    #[serde(default, deserialize_with = "field::text")]
+    label: Option<String>,
 }
 
 fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -137,7 +157,10 @@ const MAX_POSITION: i64 = i64::MAX / 2;
     responses((status = 200, body = Vec<Tenant>))
 )]
 async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(ok(StatusCode::OK, &state.service().list_tenants().await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &state.service().list_tenants().await?,
+    ))
 }
 
 #[utoipa::path(
@@ -148,15 +171,13 @@ async fn list_tenants(State(state): State<AppState>) -> ApiResult<Response> {
 )]
 async fn create_tenant(
     State(state): State<AppState>,
-    ScimJson(body): ScimJson,
+    Body(body): Body<NewTenant>,
 ) -> ApiResult<Response> {
-    let name = required_string(&body, "name")?;
-    let region = optional_string(&body, "region")?;
     let tenant = state
         .service()
-        .create_tenant(&name, region.as_deref())
+        .create_tenant(&body.name.unwrap_or_default(), body.region.as_deref())
         .await?;
-    Ok(ok(StatusCode::CREATED, &tenant))
+    Ok(scim_json(StatusCode::CREATED, &tenant))
 }
 
 #[utoipa::path(
@@ -170,7 +191,7 @@ async fn get_tenant(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().get_tenant(&tenant).await?,
     ))
@@ -187,7 +208,7 @@ async fn list_subaccounts(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().list_subaccounts(&tenant).await?,
     ))
@@ -203,16 +224,18 @@ async fn list_subaccounts(
 async fn create_subaccount(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    ScimJson(body): ScimJson,
+    Body(body): Body<NewSubaccount>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    let name = required_string(&body, "name")?;
-    let parent: Option<SubaccountId> = optional_id(&body, "parentId", "parent subaccount")?;
+    let parent: Option<SubaccountId> = body
+        .parent_id
+        .map(|raw| body_id("parentId", raw, "parent subaccount"))
+        .transpose()?;
     let sub = state
         .service()
-        .create_subaccount(&tenant, &name, parent.as_ref())
+        .create_subaccount(&tenant, &body.name.unwrap_or_default(), parent.as_ref())
         .await?;
-    Ok(ok(StatusCode::CREATED, &sub))
+    Ok(scim_json(StatusCode::CREATED, &sub))
 }
 
 #[utoipa::path(
@@ -226,7 +249,7 @@ async fn list_groups(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().list_groups(&tenant).await?,
     ))
@@ -242,16 +265,19 @@ async fn list_groups(
 async fn create_group(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    ScimJson(body): ScimJson,
+    Body(body): Body<NewGroupBody>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
     let group = NewGroup {
-        display_name: required_string(&body, "displayName")?,
-        subaccount_id: optional_id(&body, "subaccountId", "subaccount")?,
-        external_id: optional_string(&body, "externalId")?,
+        display_name: body.display_name.unwrap_or_default(),
+        subaccount_id: body
+            .subaccount_id
+            .map(|raw| body_id("subaccountId", raw, "subaccount"))
+            .transpose()?,
+        external_id: body.external_id,
     };
     let group = state.service().create_group(&tenant, group).await?;
-    Ok(ok(StatusCode::CREATED, &group))
+    Ok(scim_json(StatusCode::CREATED, &group))
 }
 
 #[utoipa::path(
@@ -266,7 +292,7 @@ async fn get_group(
 ) -> ApiResult<Response> {
     let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
     let group = state.service().get_group(&tenant, &group).await?;
-    Ok(ok(StatusCode::OK, &group))
+    Ok(scim_json(StatusCode::OK, &group))
 }
 
 /// Rename, move (`subaccountId`, `null` for the tenant root) or set the
@@ -281,17 +307,14 @@ async fn get_group(
 async fn change_group(
     State(state): State<AppState>,
     Path((tenant, group)): Path<(String, String)>,
-    ScimJson(body): ScimJson,
+    Body(body): Body<GroupChangeBody>,
 ) -> ApiResult<Response> {
     let (tenant, group): (TenantId, GroupId) = (id(tenant, "tenant")?, id(group, "group")?);
-    let display_name = match body.get("displayName") {
-        None => None,
-        Some(_) => Some(required_string(&body, "displayName")?),
-    };
     let change = GroupAdminChange {
-        display_name,
-        external_id: change_of(&body, "externalId")?,
-        subaccount_id: change_of(&body, "subaccountId")?
+        display_name: body.display_name,
+        external_id: body.external_id,
+        subaccount_id: body
+            .subaccount_id
             .map(|s| {
                 s.map(|raw| body_id("subaccountId", raw, "subaccount"))
                     .transpose()
@@ -302,7 +325,7 @@ async fn change_group(
         .service()
         .change_group(Some(&tenant), &group, change)
         .await?;
-    Ok(ok(StatusCode::OK, &changed))
+    Ok(scim_json(StatusCode::OK, &changed))
 }
 
 #[utoipa::path(
@@ -332,7 +355,7 @@ async fn list_api_keys(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().list_api_keys(Some(&tenant)).await?,
     ))
@@ -349,15 +372,14 @@ async fn list_api_keys(
 async fn create_api_key(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    ScimJson(body): ScimJson,
+    Body(body): Body<NewApiKey>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    let label = optional_string(&body, "label")?;
     let issued = state
         .service()
-        .issue_api_key(&tenant, label.as_deref())
+        .issue_api_key(&tenant, body.label.as_deref())
         .await?;
-    Ok(ok(StatusCode::CREATED, &issued))
+    Ok(scim_json(StatusCode::CREATED, &issued))
 }
 
 #[utoipa::path(
@@ -371,7 +393,7 @@ async fn revoke_api_key(
     Path((tenant, key)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (tenant, key): (TenantId, ApiKeyId) = (id(tenant, "tenant")?, id(key, "API key")?);
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().revoke_api_key(Some(&tenant), &key).await?,
     ))
@@ -413,7 +435,7 @@ async fn list_users(
             },
         )
         .await?;
-    Ok(ok(StatusCode::OK, &page))
+    Ok(scim_json(StatusCode::OK, &page))
 }
 
 #[utoipa::path(
@@ -429,7 +451,7 @@ async fn provisioning_log(
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
     let limit = query_number(&query, "limit", 100u32, u32::MAX)?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state.service().provisioning_log(&tenant, limit).await?,
     ))
@@ -450,7 +472,7 @@ async fn events(
         .transpose()?;
     let after = query_number(&query, "after", 0i64, MAX_POSITION)?;
     let limit = query_number(&query, "limit", 100u32, u32::MAX)?;
-    Ok(ok(
+    Ok(scim_json(
         StatusCode::OK,
         &state
             .service()

@@ -4,9 +4,11 @@
 //! client from it. The routers are built from the same annotations
 //! (`utoipa_axum`), so a route cannot exist without its description.
 
-// The types below describe bodies, answers and parameters for the
-// document; the handlers read and render them field by field (for precise
-// error details), so none is ever constructed.
+// The types below describe the error body, the error answers and the
+// path and query parameters for the document; the handlers read
+// parameters as SCIM does (names case-insensitive, numbers with their own
+// errors) and render errors in error.rs, so none is ever constructed.
+// The request and answer bodies are real types, beside their handlers.
 #![allow(dead_code, reason = "description types, never constructed")]
 
 use std::sync::Arc;
@@ -72,10 +74,6 @@ impl Modify for AdminToken {
 /// A SCIM error object (RFC 7644 §3.12), the body of every error.
 #[derive(ToSchema)]
 #[schema(as = ScimError)]
-#[expect(
-    dead_code,
-    reason = "describes the error body; errors are rendered by error.rs"
-)]
 pub struct ScimErrorBody {
     schemas: Vec<String>,
     /// The HTTP status, as a string.
@@ -83,126 +81,6 @@ pub struct ScimErrorBody {
     #[schema(rename = "scimType")]
     scim_type: Option<String>,
     detail: String,
-}
-
-/// Body of `POST /admin/v1/tenants`.
-#[derive(ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct NewTenant {
-    /// Required; at most 256 characters, no control characters.
-    name: String,
-    region: Option<String>,
-}
-
-/// Body of `POST /admin/v1/tenants/{tenant}/subaccounts`.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct NewSubaccount {
-    name: String,
-    /// A subaccount of the same tenant; absent for the tenant root.
-    parent_id: Option<String>,
-}
-
-/// Body of `POST /admin/v1/tenants/{tenant}/groups`.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct NewGroupBody {
-    display_name: String,
-    subaccount_id: Option<String>,
-    /// The identity provider's group id (Entra's objectId).
-    external_id: Option<String>,
-}
-
-/// Body of `PATCH /admin/v1/tenants/{tenant}/groups/{group}`: an absent
-/// field is unchanged, `null` clears it (`subaccountId: null` moves the
-/// group to the tenant root).
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct GroupChangeBody {
-    display_name: Option<String>,
-    subaccount_id: Option<String>,
-    external_id: Option<String>,
-}
-
-/// Body of `POST /admin/v1/tenants/{tenant}/apikeys`.
-#[derive(ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct NewApiKey {
-    label: Option<String>,
-}
-
-/// Body of `POST /app/v1/sessions`.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct SessionFor {
-    /// A provisioned user's id.
-    user_id: String,
-}
-
-/// A session as begun: its token is shown this once.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NewSession {
-    id: String,
-    /// The session's bearer token.
-    token: String,
-    user_id: String,
-    tenant_id: String,
-    #[schema(format = DateTime)]
-    expires_at: String,
-}
-
-/// Body of introspection and sign-out.
-#[derive(ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the body; it is read field by field for precise errors"
-)]
-pub struct TokenBody {
-    token: String,
-}
-
-/// RFC 7662's answer: only `active` when the session is not live.
-#[derive(ToSchema)]
-pub struct Introspection {
-    active: bool,
-    /// The user's id.
-    sub: Option<String>,
-    tenant_id: Option<String>,
-    session_id: Option<String>,
-    /// Issued at, seconds since the epoch.
-    iat: Option<i64>,
-    /// Expires at, seconds since the epoch.
-    exp: Option<i64>,
-}
-
-/// The answer of sign-out.
-#[derive(ToSchema)]
-pub struct Revoked {
-    /// `false` when the token named no live session.
-    revoked: bool,
 }
 
 /// A refused body or parameter: missing, of the wrong type, or against a

@@ -84,8 +84,11 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Renders a SCIM JSON body with the SCIM media type.
-pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+pub fn scim_json<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    // What is rendered here has string keys and no failing `Serialize`,
+    // so serialising cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let mut response = (status, text).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));

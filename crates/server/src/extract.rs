@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use scimitar_core::domain::Precondition;
 use scimitar_proto::ScimError;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -65,6 +66,79 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
             )))
         })?;
         Ok(ScimJson(value))
+    }
+}
+
+/// A JSON object body read into `T` (one of the admin or application
+/// API's request types). A body that is not an object, or a field of the
+/// wrong type, is `400 invalidValue` naming the field.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ScimJson(value) = ScimJson::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ScimError::invalid_value("the request body must be a JSON object").into());
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let detail = e.into_inner().to_string();
+                // The field readers' errors complete "'field' …"; serde's
+                // own (a missing or an unknown field) are whole.
+                ScimError::invalid_value(if field == "." || detail.starts_with("unknown field") {
+                    detail
+                } else {
+                    format!("'{field}' {detail}")
+                })
+                .into()
+            })
+    }
+}
+
+/// `deserialize_with` readers for the fields of request bodies, whose
+/// errors complete "'field' …".
+pub mod field {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Value;
+
+    /// A string; `null` (or, with `#[serde(default)]`, absence) is `None`.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(D::Error::custom("must be a string")),
+        }
+    }
+
+    /// A change (with `#[serde(default)]`): absent is `None` (unchanged),
+    /// `null` is `Some(None)` (cleared), a string `Some(Some(_))` (set).
+    pub fn change<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(Some(None)),
+            Value::String(s) => Ok(Some(Some(s))),
+            _ => Err(D::Error::custom("must be a string or null")),
+        }
+    }
+
+    /// A string that must be there (serde refuses it missing).
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(s),
+            _ => Err(D::Error::custom("is required and must be a string")),
+        }
+    }
+
+    /// With `#[serde(default)]`: absent is `None` (unchanged); where
+    /// present, a string (`null` is refused: a name cannot be cleared).
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(D::Error::custom("must be a string")),
+        }
     }
 }
 

@@ -543,6 +543,19 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
             schemas.keys()
         );
     }
+    // The request bodies are the types the handlers read.
+    let new_tenant = &schemas["NewTenant"];
+    assert_eq!(new_tenant["required"], json!(["name"]), "{new_tenant}");
+    let change = schemas["GroupChangeBody"].to_string();
+    assert!(change.contains("externalId"), "{change}");
+    let introspection = schemas["Introspection"].to_string();
+    let live = schemas["LiveSession"].to_string();
+    assert!(
+        introspection.contains("LiveSession")
+            && live.contains("\"sub\"")
+            && live.contains("session_id"),
+        "{introspection} {live}"
+    );
     let group = schemas["Group"].to_string();
     assert!(
         group.contains("externalId") && group.contains("Stamp"),
@@ -563,7 +576,127 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
     assert!(sessions.get("appToken").is_some(), "{sessions}");
 }
 
+/// Each body of the wrong shape is refused with a detail naming what is
+/// wrong, and changes nothing.
+async fn admin_bodies_of_the_wrong_shape_are_refused_naming_the_field(app: &TestApp) {
+    let tenant = app.tenant.as_str();
+    let group = app
+        .create_group_in(&app.tenant, "Engineering", Some("eng"))
+        .await;
+    let groups = format!("/admin/v1/tenants/{tenant}/groups");
+    let one_group = format!("{groups}/{group}");
+    let keys = format!("/admin/v1/tenants/{tenant}/apikeys");
+    let subaccounts = format!("/admin/v1/tenants/{tenant}/subaccounts");
+    let before = |path: String| async move { admin(app, "GET", &path, None).await.body };
+    let (tenants, group_before, keys_before, subs_before) = (
+        before("/admin/v1/tenants".into()).await,
+        before(one_group.clone()).await,
+        before(keys.clone()).await,
+        before(subaccounts.clone()).await,
+    );
+    let cases: &[(&str, &str, Value, &str)] = &[
+        (
+            "POST",
+            "/admin/v1/tenants",
+            json!({"name": 7}),
+            "'name' must be a string",
+        ),
+        (
+            "POST",
+            "/admin/v1/tenants",
+            json!({"name": "A", "region": ["eu"]}),
+            "'region' must be a string",
+        ),
+        (
+            "POST",
+            "/admin/v1/tenants",
+            json!(["Acme"]),
+            "the request body must be a JSON object",
+        ),
+        (
+            "POST",
+            "/admin/v1/tenants",
+            json!("Acme"),
+            "the request body must be a JSON object",
+        ),
+        (
+            "POST",
+            "/admin/v1/tenants",
+            json!({"nmae": "Acme"}),
+            "unknown field `nmae`",
+        ),
+        (
+            "POST",
+            &subaccounts,
+            json!({"name": "EU", "parentId": 5}),
+            "'parentId' must be a string",
+        ),
+        (
+            "POST",
+            &groups,
+            json!({"displayName": {"x": 1}}),
+            "'displayName' must be a string",
+        ),
+        (
+            "POST",
+            &groups,
+            json!({"displayName": "G", "externalId": true}),
+            "'externalId' must be a string",
+        ),
+        (
+            "PATCH",
+            &one_group,
+            json!({"displayName": null}),
+            "'displayName' must be a string",
+        ),
+        (
+            "PATCH",
+            &one_group,
+            json!({"externalId": 5}),
+            "'externalId' must be a string or null",
+        ),
+        (
+            "PATCH",
+            &one_group,
+            json!({"subaccountId": []}),
+            "'subaccountId' must be a string or null",
+        ),
+        (
+            "PATCH",
+            &one_group,
+            json!({"displayname": "Typo"}),
+            "unknown field `displayname`",
+        ),
+        (
+            "POST",
+            &keys,
+            json!({"label": 1}),
+            "'label' must be a string",
+        ),
+        (
+            "POST",
+            &keys,
+            json!(null),
+            "the request body must be a JSON object",
+        ),
+    ];
+    for (method, path, body, detail) in cases {
+        let res = admin(app, method, path, Some(body.clone())).await;
+        res.assert_error(400, Some("invalidValue"));
+        assert!(
+            res.detail().starts_with(detail),
+            "{method} {path} {body}: {}",
+            res.detail()
+        );
+    }
+    assert_eq!(before("/admin/v1/tenants".into()).await, tenants);
+    assert_eq!(before(one_group).await, group_before);
+    assert_eq!(before(keys).await, keys_before);
+    assert_eq!(before(subaccounts).await, subs_before);
+}
+
 backends!(
+    admin_bodies_of_the_wrong_shape_are_refused_naming_the_field,
     the_openapi_document_describes_every_route,
     admin_reads_answer_what_was_written,
     admin_api_needs_the_operator_token,

@@ -97,12 +97,28 @@ async fn bad_session_requests_are_scim_errors(app: &TestApp) {
     )
     .await;
     res.assert_error(404, None);
-    let res = as_operator(app, SESSIONS, json!({})).await;
-    res.assert_error(400, Some("invalidValue"));
-    let res = as_operator(app, SESSIONS, json!({"userId": 5})).await;
-    res.assert_error(400, Some("invalidValue"));
-    let res = as_operator(app, INTROSPECT, json!({"token": null})).await;
-    res.assert_error(400, Some("invalidValue"));
+    for (path, body, detail) in [
+        (SESSIONS, json!({}), "missing field `userId`"),
+        (
+            SESSIONS,
+            json!({"userId": 5}),
+            "'userId' is required and must be a string",
+        ),
+        (
+            SESSIONS,
+            json!([]),
+            "the request body must be a JSON object",
+        ),
+        (
+            INTROSPECT,
+            json!({"token": null}),
+            "'token' is required and must be a string",
+        ),
+    ] {
+        let res = as_operator(app, path, body).await;
+        res.assert_error(400, Some("invalidValue"));
+        assert_eq!(res.detail(), detail);
+    }
     assert_eq!(
         introspect(app, "sess_forged").await,
         json!({"active": false})
