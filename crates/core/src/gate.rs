@@ -98,7 +98,11 @@ mod tests {
         let gate = TenantGate::new(2);
         let held = admitted(&gate, &TenantId::from("busy")).await.unwrap();
         for i in 0..SWEEP_AT + 10 {
-            drop(admitted(&gate, &TenantId::from(format!("t{i}"))).await.unwrap());
+            drop(
+                admitted(&gate, &TenantId::from(format!("t{i}")))
+                    .await
+                    .unwrap(),
+            );
         }
         let tenants = gate.tenants.lock().unwrap();
         assert!(tenants.len() < SWEEP_AT, "{}", tenants.len());

@@ -804,13 +804,18 @@ impl World {
             Resource::Users => store.list_users(&self.tenant, &query).await.map(|p| {
                 (
                     p.total,
-                    p.items.into_iter().map(|u| u.id.to_string()).collect::<Vec<_>>(),
+                    p.items
+                        .into_iter()
+                        .map(|u| u.id.to_string())
+                        .collect::<Vec<_>>(),
                 )
             }),
-            Resource::Groups => store
-                .list_groups(&self.tenant, &query)
-                .await
-                .map(|p| (p.total, p.items.into_iter().map(|g| g.id.to_string()).collect())),
+            Resource::Groups => store.list_groups(&self.tenant, &query).await.map(|p| {
+                (
+                    p.total,
+                    p.items.into_iter().map(|g| g.id.to_string()).collect(),
+                )
+            }),
         };
         let ids: Vec<String> = match (term.refused(), answer) {
             (true, Err(CoreError::Rejected(e))) if e.scim_type == Some(ScimType::InvalidFilter) => {

@@ -384,7 +384,12 @@ async fn member_operations_are_set_operations_and_atomic(store: &dyn Store) {
     );
     // Deleting the group keeps its users.
     store.delete_group(&t, &g.id, None).await.unwrap();
-    assert!(store.get_user(&t, &UserId::from(ids[3].clone())).await.is_ok());
+    assert!(
+        store
+            .get_user(&t, &UserId::from(ids[3].clone()))
+            .await
+            .is_ok()
+    );
     assert!(matches!(
         store.get_group(&t, &g.id).await,
         Err(CoreError::NotFound(_))

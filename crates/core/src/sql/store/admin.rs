@@ -271,7 +271,9 @@ impl Administration for SqlStore {
         let Some(row) = row else { return Ok(None) };
         let stored: String = row.try_get("secret_hash").map_err(db)?;
         if bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
-            Ok(Some(TenantId::from(row.try_get::<String, _>("tenant_id").map_err(db)?)))
+            Ok(Some(TenantId::from(
+                row.try_get::<String, _>("tenant_id").map_err(db)?,
+            )))
         } else {
             Ok(None)
         }
