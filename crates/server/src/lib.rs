@@ -36,6 +36,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::journal::LogWriter;
 use crate::metrics::Metrics;
+pub use crate::rate_limit::Clock;
 use crate::rate_limit::RateLimiter;
 
 /// A bearer token of ours. `Debug` never prints it.
@@ -106,6 +107,8 @@ pub struct Config {
     /// The longest a request may take before it is answered 503, so a
     /// database that stops answering never hangs a client.
     pub request_timeout: std::time::Duration,
+    /// The rate limits' clock: the system's, or a manual one in tests.
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             request_timeout: std::time::Duration::from_secs(30),
+            clock: Clock::default(),
         }
     }
 }
@@ -157,7 +161,16 @@ struct Inner {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, mut config: Config, log: LogWriter) -> Self {
         config.scim_base_path = normalise_base_path(&config.scim_base_path);
-        let limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
+        let limiter = RateLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            config.clock.clone(),
+        );
+        let failures = RateLimiter::new(
+            FAILED_AUTH_PER_SECOND,
+            FAILED_AUTH_BURST,
+            config.clock.clone(),
+        );
         AppState {
             inner: Arc::new(Inner {
                 service: Service::new(store.clone()),
@@ -165,7 +178,7 @@ impl AppState {
                 config,
                 log,
                 limiter,
-                failures: RateLimiter::new(FAILED_AUTH_PER_SECOND, FAILED_AUTH_BURST),
+                failures,
                 metrics: Metrics::default(),
             }),
         }

@@ -1,7 +1,8 @@
 //! The write transactions of users and groups, and the membership set
 //! operations they apply. Each `*_once` method runs its transaction once;
-//! the storage traits in `common.rs` retry it when the database reports a
-//! transient conflict between concurrent transactions.
+//! the storage traits in `directory.rs` retry it (`retry_conflicts`, in
+//! `mod.rs`) when the database reports a transient conflict between
+//! concurrent transactions.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
