@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod domain;
 pub mod error;
 mod gate;

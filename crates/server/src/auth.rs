@@ -42,7 +42,7 @@ pub async fn require_tenant(
     if let Some(refused) = too_many_failures(&state, &req) {
         return refused;
     }
-    let tenant = match state.store().authenticate(secret).await {
+    let tenant = match state.service().authenticate(secret).await {
         Ok(Some(tenant)) => tenant,
         Ok(None) => {
             failed(&state, &req);

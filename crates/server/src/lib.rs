@@ -36,8 +36,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::journal::LogWriter;
 use crate::metrics::Metrics;
-pub use crate::rate_limit::Clock;
 use crate::rate_limit::RateLimiter;
+pub use scimitar_core::clock::Clock;
 
 /// A bearer token of ours. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
@@ -173,7 +173,7 @@ impl AppState {
         );
         AppState {
             inner: Arc::new(Inner {
-                service: Service::new(store.clone()),
+                service: Service::with_clock(store.clone(), config.clock.clone()),
                 store,
                 config,
                 log,

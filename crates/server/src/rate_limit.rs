@@ -15,47 +15,16 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use scimitar_core::clock::Clock;
 
 const SHARDS: usize = 16;
 /// Most buckets one shard keeps. Keys that are not tenants (client
 /// addresses of failed sign-ins) are the attacker's to choose: past this,
 /// buckets that have refilled (and so say nothing) are swept.
 const MAX_PER_SHARD: usize = 4096;
-
-/// Where the limiters read the time: the system's monotonic clock, or a
-/// clock that moves only when told to (tests of the limits, which then
-/// need no sleeps and no timing assumptions).
-#[derive(Clone, Default)]
-pub struct Clock(Option<Arc<Mutex<Instant>>>);
-
-impl Clock {
-    /// A clock that stands still until [`Clock::advance`]d.
-    pub fn manual() -> Self {
-        Clock(Some(Arc::new(Mutex::new(Instant::now()))))
-    }
-
-    /// Moves a manual clock on; the system clock moves by itself.
-    pub fn advance(&self, by: Duration) {
-        if let Some(now) = &self.0 {
-            *now.lock().unwrap_or_else(PoisonError::into_inner) += by;
-        }
-    }
-
-    fn now(&self) -> Instant {
-        match &self.0 {
-            None => Instant::now(),
-            Some(now) => *now.lock().unwrap_or_else(PoisonError::into_inner),
-        }
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "manual" } else { "system" })
-    }
-}
 
 /// Token buckets, one per key: a tenant for SCIM requests, a client
 /// address for failed authentications.

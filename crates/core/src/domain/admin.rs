@@ -194,7 +194,9 @@ impl Service {
                 return Err(CoreError::NotFound("API key"));
             }
         }
-        self.store.revoke_api_key(key).await
+        let revoked = self.store.revoke_api_key(key).await?;
+        self.trusted.forget_all();
+        Ok(revoked)
     }
 
     /// A page of `tenant`'s users, as administrators list them.

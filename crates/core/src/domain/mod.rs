@@ -19,13 +19,17 @@
 //! tenancy) stay in the store, behind [`crate::Store`].
 
 mod admin;
+mod credentials;
 mod groups;
 mod sessions;
 mod users;
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
+
 pub use admin::{IssuedApiKey, MAX_NAME_CHARS, MAX_READ, UserList, UserSummary};
+pub use credentials::KEY_TRUSTED_FOR;
 pub use users::Written;
 
 use scimitar_proto::resource::Meta;
@@ -91,12 +95,23 @@ fn view_meta(stamp: &Stamp) -> Meta {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
+    clock: Clock,
+    trusted: Arc<credentials::TrustedKeys>,
 }
 
 impl Service {
-    /// The domain over `store`.
+    /// The domain over `store`, on the system's clock.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Service { store }
+        Self::with_clock(store, Clock::default())
+    }
+
+    /// The domain over `store`, reading the time from `clock`.
+    pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
+        Service {
+            store,
+            clock,
+            trusted: Arc::default(),
+        }
     }
 
     /// The store underneath, for reads that carry no rule.

@@ -74,6 +74,7 @@ async fn bearer_scheme_is_case_insensitive(app: &TestApp) {
     assert_eq!(res.status, 200, "{}", res.text);
 }
 
+/// A key revoked through this server stops working at once.
 async fn revoked_key_is_401(app: &TestApp) {
     let (key, secret) = app
         .store
@@ -86,12 +87,45 @@ async fn revoked_key_is_401(app: &TestApp) {
             .status,
         200
     );
-    app.store.revoke_api_key(&key.id).await.unwrap();
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let path = format!(
+        "/admin/v1/tenants/{}/apikeys/{}/revoke",
+        app.tenant.as_str(),
+        key.id.as_str()
+    );
+    let res = app
+        .request_with("POST", &path, None, &[("authorization", &admin)])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
     let res = app
         .request_as(&secret, "GET", &app.scim("/Users"), None)
         .await;
     assert_unauthorized(&res);
     // The tenant's other key still works.
+    assert_eq!(app.get(&app.scim("/Users")).await.status, 200);
+}
+
+/// A key revoked by another process (here: in the database directly) is
+/// trusted for at most `KEY_TRUSTED_FOR` more; the server's clock is a
+/// manual one.
+async fn a_key_revoked_elsewhere_stops_working_within_a_second(app: &TestApp) {
+    let (key, secret) = app
+        .store
+        .create_api_key(&app.tenant, Some("old"))
+        .await
+        .unwrap();
+    let list = |secret: String| async move {
+        app.request_as(&secret, "GET", &app.scim("/Users"), None)
+            .await
+    };
+    assert_eq!(list(secret.clone()).await.status, 200);
+    app.store.revoke_api_key(&key.id).await.unwrap();
+    assert_eq!(list(secret.clone()).await.status, 200, "still trusted");
+    app.config
+        .clock
+        .advance(scimitar_core::domain::KEY_TRUSTED_FOR);
+    assert_unauthorized(&list(secret.clone()).await);
+    assert_unauthorized(&list(secret).await);
     assert_eq!(app.get(&app.scim("/Users")).await.status, 200);
 }
 
@@ -207,3 +241,16 @@ backends!(
     another_tenants_user_is_404_on_every_method,
     another_tenants_group_is_404_on_every_method,
 );
+
+mod on_a_manual_clock {
+    use super::*;
+
+    fn config() -> ServerConfig {
+        ServerConfig {
+            clock: scimitar_server::Clock::manual(),
+            ..test_config()
+        }
+    }
+
+    backends!(config = config(); a_key_revoked_elsewhere_stops_working_within_a_second);
+}
