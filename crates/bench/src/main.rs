@@ -264,6 +264,7 @@ impl Bench {
         rows.push(create);
         rows.push(self.filter_user_name(&users).await);
         rows.push(self.get_user(&users).await);
+        rows.push(self.list_page(&users).await);
 
         let (big, small) = self.create_groups().await;
         let fill = self.fill_big_group(&users, &big).await;
@@ -393,6 +394,26 @@ impl Bench {
             &spec,
             move |i| c.get(format!("{b}/Users/{}", ids[(i * 7919) % ids.len()])),
             check(status(&[200])),
+        )
+        .await
+    }
+
+    /// The first page of 100 users, as a client pages through a tenant;
+    /// its cost must not grow with the tenant.
+    async fn list_page(&self, users: &Users) -> Outcome {
+        let spec = self.spec("list_page", "GET /Users?startIndex=1&count=100");
+        if let Some(reason) = users.missing.clone() {
+            return Outcome::skipped(&spec, reason);
+        }
+        let (c, b) = (self.client.clone(), self.base.clone());
+        let expected = users.ids.len().min(100);
+        self.measure(
+            &spec,
+            move |_| {
+                c.get(format!("{b}/Users"))
+                    .query(&[("startIndex", "1"), ("count", "100")])
+            },
+            check(move |status, body| phase::a_page(status, body, expected)),
         )
         .await
     }

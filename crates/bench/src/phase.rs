@@ -287,6 +287,22 @@ fn causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A list response must hold exactly one resource.
+/// A list answer holding `expected` resources.
+pub fn a_page(status: u16, body: &[u8], expected: usize) -> Result<(), String> {
+    if status != 200 {
+        return Err(refusal(status, body));
+    }
+    let list: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let found = list["Resources"].as_array().map_or(0, Vec::len);
+    if found == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong answer: {found} resources where the page holds {expected}"
+        ))
+    }
+}
+
 pub fn one_resource(status: u16, body: &[u8]) -> Result<(), String> {
     if status != 200 {
         return Err(refusal(status, body));
