@@ -893,6 +893,33 @@ async fn unfiltered_totals_are_kept_exact(store: &dyn Store) {
         limit: 0,
         ..Default::default()
     };
+    // A short last page says the total itself; a full one, or one past the
+    // end, asks the count: the totals agree either way.
+    for (offset, limit, items) in [(0, 10, 10), (20, 10, 3), (30, 10, 0), (0, 100, 23)] {
+        for filter in [None, Some("userName pr")] {
+            let query = ListQuery {
+                offset,
+                limit,
+                ..totals(filter, &USER)
+            };
+            let page = store.list_users(&t, &query).await.unwrap();
+            assert_eq!(
+                (page.total, page.items.len()),
+                (23, items),
+                "{offset} {filter:?}"
+            );
+        }
+    }
+    let one = ListQuery {
+        limit: 10,
+        ..totals(Some("userName eq \"u9@a.example\""), &USER)
+    };
+    assert_eq!(store.list_users(&t, &one).await.unwrap().total, 1);
+    let none = ListQuery {
+        limit: 10,
+        ..totals(Some("userName eq \"nobody@a.example\""), &USER)
+    };
+    assert_eq!(store.list_users(&t, &none).await.unwrap().total, 0);
     for (tenant, users, groups) in [(&t, 23, 3), (&other, 5, 0)] {
         let all = store
             .list_users(tenant, &totals(None, &USER))

@@ -281,25 +281,71 @@ impl SqlStore {
         query: &ListQuery,
         from_row: fn(&DbRow) -> sqlx::Result<T>,
     ) -> Result<Page<T>> {
+        let table = match resource {
+            Resource::User => "users",
+            Resource::Group => "groups",
+        };
+        let condition =
+            filter::translate(resource, query.filter.as_ref(), 2).map_err(CoreError::Rejected)?;
+        let items = if query.limit == 0 {
+            Vec::new()
+        } else {
+            let dir = if query.descending {
+                "DESC NULLS FIRST"
+            } else {
+                "ASC NULLS LAST"
+            };
+            let order = match query
+                .sort_by
+                .as_ref()
+                .and_then(|attr| filter::sort_column(resource, attr))
+            {
+                Some(col) => format!("{col} {dir}, r.id {dir}"),
+                None => "r.created ASC, r.id ASC".to_owned(),
+            };
+            let sql = format!(
+                "SELECT {columns} FROM {table} r WHERE r.tenant_id = $1 AND {} ORDER BY {order} \
+                 LIMIT {} OFFSET {}",
+                condition.sql, query.limit, query.offset
+            );
+            let rows = bind_all(
+                sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str()),
+                &condition.binds,
+            )
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+            rows.iter()
+                .map(from_row)
+                .collect::<sqlx::Result<Vec<_>>>()
+                .map_err(db)?
+        };
+        // A page that is not full, and not past the end, is the last one:
+        // it says the total itself (a filter on userName or externalId
+        // costs no count at all).
+        let len = items.len() as u64;
+        let total = if query.limit > 0 && len < query.limit && (len > 0 || query.offset == 0) {
+            query.offset + len
+        } else {
+            self.count(resource, tenant, query.filter.is_some(), &condition)
+                .await?
+        };
+        Ok(Page { total, items })
+    }
+
+    /// How many of the tenant's users or groups match `condition`.
+    async fn count(
+        &self,
+        resource: Resource,
+        tenant: &TenantId,
+        filtered: bool,
+        condition: &filter::Condition,
+    ) -> Result<u64> {
         let (table, counted) = match resource {
             Resource::User => ("users", "user"),
             Resource::Group => ("groups", "group"),
         };
-        let condition =
-            filter::translate(resource, query.filter.as_ref(), 2).map_err(CoreError::Rejected)?;
-        let total: i64 = if query.filter.is_none() {
-            // Kept by triggers (migration 0003), so the cost does not
-            // grow with the tenant.
-            sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts \
-                 WHERE tenant_id = $1 AND resource = $2",
-            )
-            .bind(tenant.as_str())
-            .bind(counted)
-            .fetch_one(&self.read)
-            .await
-            .map_err(db)?
-        } else {
+        let total: i64 = if filtered {
             let count_sql = format!(
                 "SELECT COUNT(*) FROM {table} r WHERE r.tenant_id = $1 AND {}",
                 condition.sql
@@ -312,47 +358,20 @@ impl SqlStore {
             .await
             .and_then(|row| row.try_get(0))
             .map_err(db)?
-        };
-        if query.limit == 0 {
-            return Ok(Page {
-                total: u64::try_from(total).unwrap_or(0),
-                items: Vec::new(),
-            });
-        }
-        let dir = if query.descending {
-            "DESC NULLS FIRST"
         } else {
-            "ASC NULLS LAST"
+            // Kept by triggers (migration 0003), so the cost does not
+            // grow with the tenant.
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts \
+                 WHERE tenant_id = $1 AND resource = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(counted)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?
         };
-        let order = match query
-            .sort_by
-            .as_ref()
-            .and_then(|attr| filter::sort_column(resource, attr))
-        {
-            Some(col) => format!("{col} {dir}, r.id {dir}"),
-            None => "r.created ASC, r.id ASC".to_owned(),
-        };
-        let sql = format!(
-            "SELECT {columns} FROM {table} r WHERE r.tenant_id = $1 AND {} ORDER BY {order} \
-             LIMIT {} OFFSET {}",
-            condition.sql, query.limit, query.offset
-        );
-        let rows = bind_all(
-            sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str()),
-            &condition.binds,
-        )
-        .fetch_all(&self.read)
-        .await
-        .map_err(db)?;
-        let items = rows
-            .iter()
-            .map(from_row)
-            .collect::<sqlx::Result<Vec<_>>>()
-            .map_err(db)?;
-        Ok(Page {
-            total: u64::try_from(total).unwrap_or(0),
-            items,
-        })
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 }
 
