@@ -92,6 +92,17 @@ pub trait Directory: Send + Sync {
         tenant: &TenantId,
         users: &[UserId],
     ) -> Result<HashMap<UserId, Vec<Membership>>>;
+    /// A user of `tenant` and its groups (a store that can reads both at
+    /// once: a request to show one user is then one read).
+    async fn get_user_with_groups(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<(User, Vec<Membership>)> {
+        let user = self.get_user(tenant, id).await?;
+        let mut groups = self.groups_of(tenant, std::slice::from_ref(id)).await?;
+        Ok((user, groups.remove(id).unwrap_or_default()))
+    }
 
     /// A group of `tenant`.
     async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Group>;

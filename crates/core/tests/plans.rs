@@ -170,6 +170,7 @@ async fn workload(service: &Service) {
     );
     let id = &users[0].id;
     store.get_user(&tenant, id).await.unwrap();
+    store.get_user_with_groups(&tenant, id).await.unwrap();
     store
         .groups_of(&tenant, std::slice::from_ref(id))
         .await

@@ -942,8 +942,54 @@ async fn unfiltered_totals_are_kept_exact(store: &dyn Store) {
     }
 }
 
+/// A user read with its groups is what `get_user` and `groups_of` say,
+/// in the same order; a user in no group has none; another tenant's user
+/// is not found.
+async fn a_user_reads_with_its_groups_at_once(store: &dyn Store) {
+    let (t, other) = (tenant(store).await, tenant(store).await);
+    let user = store
+        .create_user(&t, attrs("member@a.example"))
+        .await
+        .unwrap();
+    let alone = store
+        .create_user(&t, attrs("alone@a.example"))
+        .await
+        .unwrap();
+    for name in ["beta", "Alpha", "gamma"] {
+        let group = NewGroup {
+            display_name: name.into(),
+            ..Default::default()
+        };
+        let group = store.create_group(&t, group).await.unwrap();
+        let add = GroupChange {
+            members: vec![MemberOp::Add(vec![user.id.to_string()])],
+            ..Default::default()
+        };
+        store
+            .change_group_scim(&t, &group.id, add, None)
+            .await
+            .unwrap();
+    }
+    let (read, groups) = store.get_user_with_groups(&t, &user.id).await.unwrap();
+    assert_eq!(read, store.get_user(&t, &user.id).await.unwrap());
+    let mut separately = store
+        .groups_of(&t, std::slice::from_ref(&user.id))
+        .await
+        .unwrap();
+    assert_eq!(groups, separately.remove(&user.id).unwrap());
+    let names: Vec<&str> = groups.iter().map(|m| m.display.as_str()).collect();
+    assert_eq!(names, ["Alpha", "beta", "gamma"]);
+    let (_, none) = store.get_user_with_groups(&t, &alone.id).await.unwrap();
+    assert!(none.is_empty());
+    assert!(matches!(
+        store.get_user_with_groups(&other, &user.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
+
 scimitar_core::on_every_backend!(
     scimitar_core::testing::on_store;
+    a_user_reads_with_its_groups_at_once,
     unfiltered_totals_are_kept_exact,
     api_keys_authenticate_until_revoked,
     user_name_is_unique_across_tenants_ignoring_case,

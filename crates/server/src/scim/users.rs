@@ -1,11 +1,13 @@
 //! `/Users`: users are created, changed and deprovisioned only by SCIM.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scimitar_core::domain::Written;
 use scimitar_core::ids::{TenantId, UserId};
-use scimitar_core::model::User;
+use scimitar_core::model::{Membership, User};
 use scimitar_proto::patch::parse_patch;
 use scimitar_proto::projection::Projection;
 use scimitar_proto::resource::{GroupRef, parse_user, render_user};
@@ -30,16 +32,26 @@ async fn render(
     projection: Option<&Projection>,
 ) -> ApiResult<Vec<Value>> {
     let want_groups = projection.is_none_or(|p| p.includes("groups"));
-    let mut groups = if want_groups {
+    let groups = if want_groups {
         let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
-        state.store().groups_of(tenant, &ids).await?
+        Some(state.store().groups_of(tenant, &ids).await?)
     } else {
-        Default::default()
+        None
     };
-    Ok(users
+    Ok(render_with(base, users, groups, projection))
+}
+
+/// Renders users whose groups were read (`None`: not asked for).
+fn render_with(
+    base: &str,
+    users: &[User],
+    mut groups: Option<HashMap<UserId, Vec<Membership>>>,
+    projection: Option<&Projection>,
+) -> Vec<Value> {
+    users
         .iter()
         .map(|user| {
-            let refs: Option<Vec<GroupRef>> = want_groups.then(|| {
+            let refs: Option<Vec<GroupRef>> = groups.as_mut().map(|groups| {
                 groups
                     .remove(&user.id)
                     .unwrap_or_default()
@@ -62,7 +74,7 @@ async fn render(
             }
             body
         })
-        .collect())
+        .collect()
 }
 
 pub async fn list(
@@ -97,22 +109,23 @@ pub async fn get(
     QueryPairs(query): QueryPairs,
 ) -> ApiResult<Response> {
     let projection = projection(&USER, &query)?;
-    let user = state
-        .store()
-        .get_user(&tenant, &resource_id(&USER, id)?)
-        .await?;
+    let id = resource_id(&USER, id)?;
+    let (user, groups) = if projection.includes("groups") {
+        let (user, groups) = state.store().get_user_with_groups(&tenant, &id).await?;
+        (user, Some(HashMap::from([(id, groups)])))
+    } else {
+        (state.store().get_user(&tenant, &id).await?, None)
+    };
     if let Some(response) = not_modified(&headers, &user.stamp) {
         return Ok(response);
     }
     let base = base_url(&state, &headers);
-    let body = render(
-        &state,
-        &tenant,
+    let body = render_with(
         &base,
         std::slice::from_ref(&user),
+        groups,
         Some(&projection),
     )
-    .await?
     .remove(0);
     Ok(resource_response(
         StatusCode::OK,

@@ -57,6 +57,41 @@ impl Directory for SqlStore {
         self.fetch_user(tenant, id.as_str()).await
     }
 
+    async fn get_user_with_groups(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<(User, Vec<Membership>)> {
+        // One row per group (one with NULLs for a user in none): a single
+        // statement instead of the user's and then its groups'.
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, g.id AS member_of, g.display_name AS member_of_name \
+             FROM users r \
+             LEFT JOIN memberships m ON m.user_id = r.id AND m.tenant_id = r.tenant_id \
+             LEFT JOIN groups g ON g.id = m.group_id \
+             WHERE r.id = $1 AND r.tenant_id = $2 ORDER BY g.display_name_ci, g.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        let first = rows.first().ok_or(CoreError::NotFound("user"))?;
+        let user = user_from_row(first).map_err(db)?;
+        let mut groups = Vec::new();
+        for row in &rows {
+            let group: Option<String> = row.try_get("member_of").map_err(db)?;
+            if let Some(group) = group {
+                groups.push(Membership {
+                    group_id: GroupId::from(group),
+                    display: row.try_get("member_of_name").map_err(db)?,
+                });
+            }
+        }
+        Ok((user, groups))
+    }
+
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
         self.list(Resource::User, USER_COLUMNS, tenant, query, user_from_row)
             .await
