@@ -53,11 +53,15 @@ fn id<T: From<String>>(raw: String, what: &str) -> Result<T, ApiError> {
     known_id(raw).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
 }
 
-/// An id in a body: a text with a control character is refused as any
-/// such text is (400); another that cannot be ours names nothing (404).
-fn body_id<T: From<String>>(name: &str, raw: String, what: &str) -> ApiResult<T> {
-    check_string(name, &raw, MAX_STRING_CHARS)?;
-    id(raw, what)
+/// An optional id in a body: a text with a control character is refused
+/// as any such text is (400); another that cannot be ours names nothing
+/// (404).
+fn body_id<T: From<String>>(name: &str, raw: Option<String>, what: &str) -> ApiResult<Option<T>> {
+    raw.map(|raw| {
+        check_string(name, &raw, MAX_STRING_CHARS)?;
+        id(raw, what)
+    })
+    .transpose()
 }
 
 /// Body of `POST /admin/v1/tenants`.
@@ -227,10 +231,7 @@ async fn create_subaccount(
     Body(body): Body<NewSubaccount>,
 ) -> ApiResult<Response> {
     let tenant: TenantId = id(tenant, "tenant")?;
-    let parent: Option<SubaccountId> = body
-        .parent_id
-        .map(|raw| body_id("parentId", raw, "parent subaccount"))
-        .transpose()?;
+    let parent: Option<SubaccountId> = body_id("parentId", body.parent_id, "parent subaccount")?;
     let sub = state
         .service()
         .create_subaccount(&tenant, &body.name.unwrap_or_default(), parent.as_ref())
@@ -270,10 +271,7 @@ async fn create_group(
     let tenant: TenantId = id(tenant, "tenant")?;
     let group = NewGroup {
         display_name: body.display_name.unwrap_or_default(),
-        subaccount_id: body
-            .subaccount_id
-            .map(|raw| body_id("subaccountId", raw, "subaccount"))
-            .transpose()?,
+        subaccount_id: body_id("subaccountId", body.subaccount_id, "subaccount")?,
         external_id: body.external_id,
     };
     let group = state.service().create_group(&tenant, group).await?;
@@ -315,10 +313,7 @@ async fn change_group(
         external_id: body.external_id,
         subaccount_id: body
             .subaccount_id
-            .map(|s| {
-                s.map(|raw| body_id("subaccountId", raw, "subaccount"))
-                    .transpose()
-            })
+            .map(|s| body_id("subaccountId", s, "subaccount"))
             .transpose()?,
     };
     let changed = state

@@ -107,7 +107,8 @@ pub struct Config {
     /// The longest a request may take before it is answered 503, so a
     /// database that stops answering never hangs a client.
     pub request_timeout: std::time::Duration,
-    /// The rate limits' clock: the system's, or a manual one in tests.
+    /// The clock of the time-bound rules (the rate limits, how long a key
+    /// is trusted): the system's, or a manual one in tests.
     pub clock: Clock,
 }
 
