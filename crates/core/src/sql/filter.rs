@@ -27,6 +27,24 @@ pub enum Resource {
     Group,
 }
 
+impl Resource {
+    /// The table its rows are in.
+    pub fn table(self) -> &'static str {
+        match self {
+            Resource::User => "users",
+            Resource::Group => "groups",
+        }
+    }
+
+    /// What it is called: in `resource_counts`, and when one is not found.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::User => "user",
+            Resource::Group => "group",
+        }
+    }
+}
+
 /// How a SCIM attribute is stored.
 #[derive(Debug, Clone, Copy)]
 enum Target {

@@ -54,13 +54,14 @@ impl SqlStore {
     /// [`Self::check_users_exist`] for why not by tenant too). Ids are
     /// sorted so concurrent transactions lock rows in one order; the cost
     /// is the ids changed, never the size of a group or a tenant.
-    async fn touch(tx: &mut Tx, table: &'static str, ids: &[String]) -> Result<()> {
+    async fn touch(tx: &mut Tx, resource: Resource, ids: &[String]) -> Result<()> {
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort_unstable();
         let at = now();
         for chunk in ids.chunks(CHUNK) {
             let mut q = Builder::new(format!(
-                "UPDATE {table} SET version = version + 1, last_modified = "
+                "UPDATE {} SET version = version + 1, last_modified = ",
+                resource.table()
             ));
             q.push_bind(at).push(" WHERE");
             push_in(&mut q, "id", chunk.iter().map(|id| id.as_str()));
@@ -212,8 +213,7 @@ impl SqlStore {
         let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
-            "users",
-            "user",
+            Resource::User,
             tenant,
             id.as_str(),
             expected_version,
@@ -274,11 +274,10 @@ impl SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        Self::touch(&mut tx, "groups", &groups).await?;
+        Self::touch(&mut tx, Resource::Group, &groups).await?;
         bump(
             &mut tx,
-            "users",
-            "user",
+            Resource::User,
             tenant,
             id.as_str(),
             expected_version,
@@ -293,7 +292,7 @@ impl SqlStore {
         // A membership that appeared in between (PostgreSQL).
         let seen: HashSet<&String> = groups.iter().collect();
         let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
-        Self::touch(&mut tx, "groups", &late).await?;
+        Self::touch(&mut tx, Resource::Group, &late).await?;
         let groups = gone;
         let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.as_str())
@@ -329,8 +328,7 @@ impl SqlStore {
         let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
-            "groups",
-            "group",
+            Resource::Group,
             tenant,
             id.as_str(),
             expected_version,
@@ -344,8 +342,8 @@ impl SqlStore {
         )
         .await?;
         let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
-        Self::touch(&mut tx, "users", &added).await?;
-        Self::touch(&mut tx, "users", &removed).await?;
+        Self::touch(&mut tx, Resource::User, &added).await?;
+        Self::touch(&mut tx, Resource::User, &removed).await?;
         // Events last: appending one serialises the rest of the transaction
         // with every other writer's (see `record`).
         if change.display_name.is_some() || change.external_id.is_some() {
@@ -391,8 +389,7 @@ impl SqlStore {
         let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         bump(
             &mut tx,
-            "groups",
-            "group",
+            Resource::Group,
             tenant,
             id.as_str(),
             expected_version,
@@ -438,7 +435,7 @@ impl SqlStore {
     ) -> Result<Group> {
         let tenant = self.fetch_group_by_id(id.as_str(), None).await?.tenant_id;
         let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        bump(&mut tx, "groups", "group", &tenant, id.as_str(), None).await?;
+        bump(&mut tx, Resource::Group, &tenant, id.as_str(), None).await?;
         if let Some(sub) = &change.subaccount_id {
             check_subaccount(&mut tx, &tenant, sub.as_ref()).await?;
             sqlx::query("UPDATE groups SET subaccount_id = $1 WHERE id = $2")

@@ -195,15 +195,15 @@ async fn record(
 /// expected version. Returns the version before the bump.
 async fn bump(
     tx: &mut Tx,
-    table: &'static str,
-    what: &'static str,
+    resource: Resource,
     tenant: &TenantId,
     id: &str,
     expected: Option<i64>,
 ) -> Result<i64> {
     let sql = format!(
-        "UPDATE {table} SET version = version + 1, last_modified = $1 \
-         WHERE id = $2 AND tenant_id = $3 RETURNING version"
+        "UPDATE {} SET version = version + 1, last_modified = $1 \
+         WHERE id = $2 AND tenant_id = $3 RETURNING version",
+        resource.table()
     );
     let version: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(now())
@@ -212,7 +212,7 @@ async fn bump(
         .fetch_optional(&mut **tx)
         .await
         .map_err(db)?;
-    let before = version.ok_or(CoreError::NotFound(what))? - 1;
+    let before = version.ok_or(CoreError::NotFound(resource.name()))? - 1;
     if expected.is_some_and(|v| v != before) {
         return Err(CoreError::VersionMismatch);
     }
@@ -281,10 +281,7 @@ impl SqlStore {
         query: &ListQuery,
         from_row: fn(&DbRow) -> sqlx::Result<T>,
     ) -> Result<Page<T>> {
-        let table = match resource {
-            Resource::User => "users",
-            Resource::Group => "groups",
-        };
+        let table = resource.table();
         let condition =
             filter::translate(resource, query.filter.as_ref(), 2).map_err(CoreError::Rejected)?;
         let items = if query.limit == 0 {
@@ -327,27 +324,24 @@ impl SqlStore {
         let total = if query.limit > 0 && len < query.limit && (len > 0 || query.offset == 0) {
             query.offset + len
         } else {
-            self.count(resource, tenant, query.filter.is_some(), &condition)
-                .await?
+            let filtered = query.filter.is_some().then_some(&condition);
+            self.count(resource, tenant, filtered).await?
         };
         Ok(Page { total, items })
     }
 
-    /// How many of the tenant's users or groups match `condition`.
+    /// How many of the tenant's users or groups match `condition` (all of
+    /// them without one).
     async fn count(
         &self,
         resource: Resource,
         tenant: &TenantId,
-        filtered: bool,
-        condition: &filter::Condition,
+        condition: Option<&filter::Condition>,
     ) -> Result<u64> {
-        let (table, counted) = match resource {
-            Resource::User => ("users", "user"),
-            Resource::Group => ("groups", "group"),
-        };
-        let total: i64 = if filtered {
+        let total: i64 = if let Some(condition) = condition {
             let count_sql = format!(
-                "SELECT COUNT(*) FROM {table} r WHERE r.tenant_id = $1 AND {}",
+                "SELECT COUNT(*) FROM {} r WHERE r.tenant_id = $1 AND {}",
+                resource.table(),
                 condition.sql
             );
             bind_all(
@@ -366,7 +360,7 @@ impl SqlStore {
                  WHERE tenant_id = $1 AND resource = $2",
             )
             .bind(tenant.as_str())
-            .bind(counted)
+            .bind(resource.name())
             .fetch_one(&self.read)
             .await
             .map_err(db)?
