@@ -73,19 +73,22 @@ fn required(field: &str, value: &str) -> Result<()> {
     text(field, Some(value))
 }
 
-/// An optional text: at most [`MAX_NAME_CHARS`] (an externalId, like every
-/// SCIM string, [`MAX_STRING_CHARS`]), no control characters (a NUL
-/// cannot even be stored on PostgreSQL).
+/// An optional name, label or region: at most [`MAX_NAME_CHARS`], no
+/// control characters (a NUL cannot even be stored on PostgreSQL).
 fn text(field: &str, value: Option<&str>) -> Result<()> {
-    let max = if field == "externalId" {
-        MAX_STRING_CHARS
-    } else {
-        MAX_NAME_CHARS
-    };
-    match value {
-        Some(v) => check_string(field, v, max).map_err(CoreError::Rejected),
-        None => Ok(()),
-    }
+    checked(field, value, MAX_NAME_CHARS)
+}
+
+/// An optional externalId: like every SCIM string, at most
+/// [`MAX_STRING_CHARS`], no control characters.
+fn external_id(value: Option<&str>) -> Result<()> {
+    checked("externalId", value, MAX_STRING_CHARS)
+}
+
+fn checked(field: &str, value: Option<&str>, max: usize) -> Result<()> {
+    value.map_or(Ok(()), |v| {
+        check_string(field, v, max).map_err(CoreError::Rejected)
+    })
 }
 
 impl Service {
@@ -127,7 +130,7 @@ impl Service {
     /// A group, which identity providers then match by its externalId.
     pub async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
         required("displayName", &group.display_name)?;
-        text("externalId", group.external_id.as_deref())?;
+        external_id(group.external_id.as_deref())?;
         self.store.create_group(tenant, group).await
     }
 
@@ -153,8 +156,8 @@ impl Service {
         if let Some(display_name) = &change.display_name {
             required("displayName", display_name)?;
         }
-        if let Some(external_id) = &change.external_id {
-            text("externalId", external_id.as_deref())?;
+        if let Some(set) = &change.external_id {
+            external_id(set.as_deref())?;
         }
         if let Some(tenant) = tenant {
             self.store.get_group(tenant, id).await?;
