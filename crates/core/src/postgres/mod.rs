@@ -7,7 +7,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Transaction};
 
-use crate::sql::Backend;
+use crate::error::Result;
+use crate::ids::TenantId;
+use crate::sql::{Backend, Work};
 
 #[path = "../sql/store/mod.rs"]
 #[allow(
@@ -50,10 +52,31 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
     MIGRATOR.run(&pool).await?;
     Ok(PostgresStore {
         read: pool.clone(),
+        writer: Writer(pool.clone()),
         write: pool,
         // A quarter of the pool: a tenant's burst leaves room for others.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(4)),
     })
+}
+
+/// Runs write transactions. PostgreSQL commits concurrent transactions
+/// side by side (and shares their WAL flushes itself), so each runs on its
+/// own pooled connection.
+#[derive(Clone)]
+pub(crate) struct Writer(Pool<Db>);
+
+impl Writer {
+    /// Runs `work` in a transaction of its own and commits it.
+    pub(crate) async fn transact<T: Send + 'static>(
+        &self,
+        _tenant: Option<&TenantId>,
+        work: Work<Db, T>,
+    ) -> Result<T> {
+        let mut tx = Engine::begin_write(&self.0).await.map_err(store::db)?;
+        let value = work(&mut tx).await?;
+        tx.commit().await.map_err(store::db)?;
+        Ok(value)
+    }
 }
 
 /// The advisory lock key of the event outbox ("scimitar" in ASCII).

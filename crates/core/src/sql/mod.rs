@@ -7,7 +7,18 @@ pub mod filter;
 
 use std::future::Future;
 
+use futures_util::future::BoxFuture;
 use sqlx::{Pool, Transaction};
+
+use crate::error::Result;
+
+/// The body of a write transaction. It runs on the transaction it is
+/// lent and never commits it; the backend's writer commits, and answers
+/// the caller only after that commit. A body owns what it needs: on
+/// SQLite it runs on the committer's task, in one transaction with other
+/// requests' bodies (see `sqlite::commit`).
+pub(crate) type Work<Db, T> =
+    Box<dyn for<'c> FnOnce(&'c mut Transaction<'static, Db>) -> BoxFuture<'c, Result<T>> + Send>;
 
 /// What a SQL backend gives the shared implementation: its database type
 /// and the few places where SQLite and PostgreSQL behave differently.

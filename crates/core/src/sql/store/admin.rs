@@ -11,24 +11,33 @@ impl Administration for SqlStore {
             region: region.map(str::to_owned),
             created: now(),
         };
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        sqlx::query("INSERT INTO tenants (id, name, region, created) VALUES ($1, $2, $3, $4)")
-            .bind(tenant.id.as_str())
-            .bind(name)
-            .bind(region)
-            .bind(tenant.created)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        record(
-            &mut tx,
-            &tenant.id,
-            "tenant.created",
-            tenant.id.as_str(),
-            json!({"name": name}),
-        )
+        let created = tenant.clone();
+        self.transact(Some(&tenant.id), move |tx| {
+            Box::pin(async move {
+                let tenant = &created;
+                let (name, region) = (&tenant.name, tenant.region.as_deref());
+                sqlx::query(
+                    "INSERT INTO tenants (id, name, region, created) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(tenant.id.as_str())
+                .bind(name)
+                .bind(region)
+                .bind(tenant.created)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                record(
+                    tx,
+                    &tenant.id,
+                    "tenant.created",
+                    tenant.id.as_str(),
+                    json!({"name": name}),
+                )
+                .await?;
+                Ok(())
+            })
+        })
         .await?;
-        tx.commit().await.map_err(db)?;
         Ok(tenant)
     }
 
@@ -61,46 +70,52 @@ impl Administration for SqlStore {
         parent: Option<&SubaccountId>,
     ) -> Result<Subaccount> {
         self.get_tenant(tenant).await?;
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        if let Some(parent) = parent {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2")
+        let owned = (tenant.clone(), name.to_owned(), parent.cloned());
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, name, parent) = (&owned.0, owned.1.as_str(), owned.2.as_ref());
+                if let Some(parent) = parent {
+                    let found: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2",
+                    )
                     .bind(parent.as_str())
                     .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await
                     .map_err(db)?;
-            found.ok_or(CoreError::NotFound("parent subaccount"))?;
-        }
-        let sub = Subaccount {
-            id: SubaccountId::generate(),
-            tenant_id: tenant.clone(),
-            parent_id: parent.cloned(),
-            name: name.to_owned(),
-            created: now(),
-        };
-        sqlx::query(
-            "INSERT INTO subaccounts (id, tenant_id, parent_id, name, created) \
+                    found.ok_or(CoreError::NotFound("parent subaccount"))?;
+                }
+                let sub = Subaccount {
+                    id: SubaccountId::generate(),
+                    tenant_id: tenant.clone(),
+                    parent_id: parent.cloned(),
+                    name: name.to_owned(),
+                    created: now(),
+                };
+                sqlx::query(
+                    "INSERT INTO subaccounts (id, tenant_id, parent_id, name, created) \
              VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(sub.id.as_str())
-        .bind(tenant.as_str())
-        .bind(parent.map(SubaccountId::as_str))
-        .bind(name)
-        .bind(sub.created)
-        .execute(&mut *tx)
+                )
+                .bind(sub.id.as_str())
+                .bind(tenant.as_str())
+                .bind(parent.map(SubaccountId::as_str))
+                .bind(name)
+                .bind(sub.created)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                record(
+                    tx,
+                    tenant,
+                    "subaccount.created",
+                    sub.id.as_str(),
+                    json!({"name": name}),
+                )
+                .await?;
+                Ok(sub)
+            })
+        })
         .await
-        .map_err(db)?;
-        record(
-            &mut tx,
-            tenant,
-            "subaccount.created",
-            sub.id.as_str(),
-            json!({"name": name}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(sub)
     }
 
     async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
@@ -120,24 +135,28 @@ impl Administration for SqlStore {
 
     async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
         self.get_tenant(tenant).await?;
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        check_subaccount(&mut tx, tenant, group.subaccount_id.as_ref()).await?;
-        let at = now();
-        let created = Group {
-            id: GroupId::generate(),
-            tenant_id: tenant.clone(),
-            subaccount_id: group.subaccount_id,
-            display_name: group.display_name,
-            external_id: group.external_id,
-            stamp: Stamp {
-                created: at,
-                last_modified: at,
-                version: 1,
-            },
-        };
-        sqlx::query(
+        let owner = tenant.clone();
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let tenant = &owner;
+                check_subaccount(tx, tenant, group.subaccount_id.as_ref()).await?;
+                let at = now();
+                let created = Group {
+                    id: GroupId::generate(),
+                    tenant_id: tenant.clone(),
+                    subaccount_id: group.subaccount_id,
+                    display_name: group.display_name,
+                    external_id: group.external_id,
+                    stamp: Stamp {
+                        created: at,
+                        last_modified: at,
+                        version: 1,
+                    },
+                };
+                sqlx::query(
             "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, display_name_ci, \
-             external_id, created, last_modified, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+             external_id, created, last_modified, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
         )
         .bind(created.id.as_str())
         .bind(tenant.as_str())
@@ -146,19 +165,21 @@ impl Administration for SqlStore {
         .bind(created.display_name.to_lowercase())
         .bind(created.external_id.as_deref())
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| external_id_clash(e, created.external_id.as_deref()))?;
-        record(
-            &mut tx,
-            tenant,
-            "group.created",
-            created.id.as_str(),
-            json!({"displayName": created.display_name, "externalId": created.external_id}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(created)
+                record(
+                    tx,
+                    tenant,
+                    "group.created",
+                    created.id.as_str(),
+                    json!({"displayName": created.display_name, "externalId": created.external_id}),
+                )
+                .await?;
+                Ok(created)
+            })
+        })
+        .await
     }
 
     async fn change_group(&self, id: &GroupId, change: GroupAdminChange) -> Result<Group> {
@@ -194,28 +215,34 @@ impl Administration for SqlStore {
             created: now(),
             revoked: None,
         };
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        sqlx::query(
-            "INSERT INTO api_keys (id, tenant_id, label, secret_hash, created) \
+        let (issued, hash) = (key.clone(), rules::hash_secret(&secret));
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (key, tenant, label) = (&issued, &issued.tenant_id, issued.label.as_deref());
+                sqlx::query(
+                    "INSERT INTO api_keys (id, tenant_id, label, secret_hash, created) \
              VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(key.id.as_str())
-        .bind(tenant.as_str())
-        .bind(label)
-        .bind(rules::hash_secret(&secret))
-        .bind(key.created)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        record(
-            &mut tx,
-            tenant,
-            "apikey.created",
-            key.id.as_str(),
-            json!({"label": label}),
-        )
+                )
+                .bind(key.id.as_str())
+                .bind(tenant.as_str())
+                .bind(label)
+                .bind(hash)
+                .bind(key.created)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                record(
+                    tx,
+                    tenant,
+                    "apikey.created",
+                    key.id.as_str(),
+                    json!({"label": label}),
+                )
+                .await?;
+                Ok(())
+            })
+        })
         .await?;
-        tx.commit().await.map_err(db)?;
         Ok((key, secret))
     }
 
@@ -235,28 +262,25 @@ impl Administration for SqlStore {
     }
 
     async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        let row = sqlx::query(
-            "UPDATE api_keys SET revoked = COALESCE(revoked, $1) WHERE id = $2 \
+        let id = id.clone();
+        self.transact(None, move |tx| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "UPDATE api_keys SET revoked = COALESCE(revoked, $1) WHERE id = $2 \
              RETURNING id, tenant_id, label, created, revoked",
-        )
-        .bind(now())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
+                )
+                .bind(now())
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db)?
+                .ok_or(CoreError::NotFound("API key"))?;
+                let key = api_key_from_row(&row).map_err(db)?;
+                record(tx, &key.tenant_id, "apikey.revoked", id.as_str(), json!({})).await?;
+                Ok(key)
+            })
+        })
         .await
-        .map_err(db)?
-        .ok_or(CoreError::NotFound("API key"))?;
-        let key = api_key_from_row(&row).map_err(db)?;
-        record(
-            &mut tx,
-            &key.tenant_id,
-            "apikey.revoked",
-            id.as_str(),
-            json!({}),
-        )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(key)
     }
 
     async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {

@@ -176,52 +176,69 @@ impl SqlStore {
                 version: 1,
             },
         };
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                Self::insert_user(tx, &user).await?;
+                Ok(user)
+            })
+        })
+        .await
+    }
+
+    async fn insert_user(tx: &mut Tx, user: &User) -> Result<()> {
         let sql = format!(
             "INSERT INTO users (id, tenant_id, created, last_modified, version, {}) \
              VALUES ($1, $2, $3, $3, 1, {})",
             USER_ATTR_COLUMNS.join(", "),
             placeholders(4, USER_ATTR_COLUMNS.len())
         );
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(user.id.as_str())
-            .bind(tenant.as_str())
-            .bind(at);
+            .bind(user.tenant_id.as_str())
+            .bind(user.stamp.created);
         bind_user_attrs(q, &user.attrs)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| user_name_clash(e, &user.attrs.user_name))?;
         record(
-            &mut tx,
-            tenant,
+            tx,
+            &user.tenant_id,
             "user.created",
             user.id.as_str(),
             json!({"userName": user.attrs.user_name}),
         )
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(user)
+        .await
     }
 
     pub(super) async fn replace_user_once(
         &self,
         tenant: &TenantId,
         id: &UserId,
-        mut attrs: UserAttributes,
+        attrs: UserAttributes,
         expected_version: Option<i64>,
     ) -> Result<User> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            Resource::User,
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
+        let key = (tenant.clone(), id.clone());
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, id) = key;
+                Self::replace_user_in(tx, &tenant, &id, attrs, expected_version).await
+            })
+        })
         .await?;
+        self.fetch_user(tenant, id.as_str()).await
+    }
+
+    async fn replace_user_in(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &UserId,
+        mut attrs: UserAttributes,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
         let row = sqlx::query("SELECT phone, phone_type FROM users WHERE id = $1")
             .bind(id.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(db)?;
         let stored = row
@@ -241,19 +258,18 @@ impl SqlStore {
             .join(", ");
         let sql = format!("UPDATE users SET {sets} WHERE id = $1");
         bind_user_attrs(sqlx::query(AssertSqlSafe(sql)).bind(id.as_str()), &attrs)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| user_name_clash(e, &attrs.user_name))?;
         record(
-            &mut tx,
+            tx,
             tenant,
             "user.updated",
             id.as_str(),
             json!({"userName": attrs.user_name}),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
-        self.fetch_user(tenant, id.as_str()).await
+        Ok(())
     }
 
     pub(super) async fn deprovision_user_once(
@@ -262,7 +278,22 @@ impl SqlStore {
         id: &UserId,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let key = (tenant.clone(), id.clone());
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, id) = key;
+                Self::deprovision_user_in(tx, &tenant, &id, expected_version).await
+            })
+        })
+        .await
+    }
+
+    async fn deprovision_user_in(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &UserId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
         // Rows are locked groups first, then users, in every transaction
         // that takes both (a group change bumps its group, then its
         // members): so the user's groups are bumped before the user.
@@ -271,50 +302,42 @@ impl SqlStore {
         )
         .bind(id.as_str())
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
-        Self::touch(&mut tx, Resource::Group, &groups).await?;
-        bump(
-            &mut tx,
-            Resource::User,
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
+        Self::touch(tx, Resource::Group, &groups).await?;
+        bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
         let gone: Vec<String> =
             sqlx::query_scalar("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
                 .bind(id.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await
                 .map_err(db)?;
         // A membership that appeared in between (PostgreSQL).
         let seen: HashSet<&String> = groups.iter().collect();
         let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
-        Self::touch(&mut tx, Resource::Group, &late).await?;
+        Self::touch(tx, Resource::Group, &late).await?;
         let groups = gone;
         let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?
             .rows_affected();
         let user_name: String =
             sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING user_name")
                 .bind(id.as_str())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await
                 .map_err(db)?;
         record(
-            &mut tx,
+            tx,
             tenant,
             "user.deprovisioned",
             id.as_str(),
             json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions}),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
         Ok(())
     }
 
@@ -325,30 +348,41 @@ impl SqlStore {
         change: &GroupChange,
         expected_version: Option<i64>,
     ) -> Result<Group> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            Resource::Group,
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
+        let key = (tenant.clone(), id.clone());
+        let change = change.clone();
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, id) = key;
+                Self::change_group_scim_in(tx, &tenant, &id, change, expected_version).await
+            })
+        })
         .await?;
+        self.fetch_group_by_id(id.as_str(), Some(tenant)).await
+    }
+
+    async fn change_group_scim_in(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        bump(tx, Resource::Group, tenant, id.as_str(), expected_version).await?;
         update_group_attrs(
-            &mut tx,
+            tx,
             id,
             change.display_name.as_deref(),
             change.external_id.as_ref(),
         )
         .await?;
-        let (added, removed) = Self::apply_member_ops(&mut tx, tenant, id, &change.members).await?;
-        Self::touch(&mut tx, Resource::User, &added).await?;
-        Self::touch(&mut tx, Resource::User, &removed).await?;
+        let (added, removed) = Self::apply_member_ops(tx, tenant, id, &change.members).await?;
+        Self::touch(tx, Resource::User, &added).await?;
+        Self::touch(tx, Resource::User, &removed).await?;
         // Events last: appending one serialises the rest of the transaction
         // with every other writer's (see `record`).
         if change.display_name.is_some() || change.external_id.is_some() {
             record(
-                &mut tx,
+                tx,
                 tenant,
                 "group.updated",
                 id.as_str(),
@@ -358,7 +392,7 @@ impl SqlStore {
         }
         if !added.is_empty() {
             record(
-                &mut tx,
+                tx,
                 tenant,
                 "group.members_added",
                 id.as_str(),
@@ -368,7 +402,7 @@ impl SqlStore {
         }
         if !removed.is_empty() {
             record(
-                &mut tx,
+                tx,
                 tenant,
                 "group.members_removed",
                 id.as_str(),
@@ -376,8 +410,7 @@ impl SqlStore {
             )
             .await?;
         }
-        tx.commit().await.map_err(db)?;
-        self.fetch_group_by_id(id.as_str(), Some(tenant)).await
+        Ok(())
     }
 
     pub(super) async fn delete_group_once(
@@ -386,15 +419,23 @@ impl SqlStore {
         id: &GroupId,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        bump(
-            &mut tx,
-            Resource::Group,
-            tenant,
-            id.as_str(),
-            expected_version,
-        )
-        .await?;
+        let key = (tenant.clone(), id.clone());
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, id) = key;
+                Self::delete_group_in(tx, &tenant, &id, expected_version).await
+            })
+        })
+        .await
+    }
+
+    async fn delete_group_in(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &GroupId,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        bump(tx, Resource::Group, tenant, id.as_str(), expected_version).await?;
         // Its members' `groups` lose it.
         sqlx::query(
             "UPDATE users SET version = version + 1, last_modified = $1 \
@@ -402,29 +443,28 @@ impl SqlStore {
         )
         .bind(now())
         .bind(id.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(db)?;
         let members = sqlx::query("DELETE FROM memberships WHERE group_id = $1")
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?
             .rows_affected();
         sqlx::query("DELETE FROM groups WHERE id = $1")
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
         record(
-            &mut tx,
+            tx,
             tenant,
             "group.deleted",
             id.as_str(),
             json!({"members": members}),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
         Ok(())
     }
 
@@ -434,35 +474,51 @@ impl SqlStore {
         change: &GroupAdminChange,
     ) -> Result<Group> {
         let tenant = self.fetch_group_by_id(id.as_str(), None).await?.tenant_id;
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        bump(&mut tx, Resource::Group, &tenant, id.as_str(), None).await?;
+        let key = (tenant.clone(), id.clone());
+        let change = change.clone();
+        self.transact(Some(&tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, id) = key;
+                Self::change_group_in(tx, &tenant, &id, change).await
+            })
+        })
+        .await?;
+        self.fetch_group_by_id(id.as_str(), None).await
+    }
+
+    async fn change_group_in(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &GroupId,
+        change: GroupAdminChange,
+    ) -> Result<()> {
+        bump(tx, Resource::Group, tenant, id.as_str(), None).await?;
         if let Some(sub) = &change.subaccount_id {
-            check_subaccount(&mut tx, &tenant, sub.as_ref()).await?;
+            check_subaccount(tx, tenant, sub.as_ref()).await?;
             sqlx::query("UPDATE groups SET subaccount_id = $1 WHERE id = $2")
                 .bind(sub.as_ref().map(SubaccountId::as_str))
                 .bind(id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(db)?;
         }
         update_group_attrs(
-            &mut tx,
+            tx,
             id,
             change.display_name.as_deref(),
             change.external_id.as_ref(),
         )
         .await?;
         record(
-            &mut tx,
-            &tenant,
+            tx,
+            tenant,
             "group.updated",
             id.as_str(),
             json!({"displayName": change.display_name, "externalId": change.external_id,
                    "subaccountId": change.subaccount_id}),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
-        self.fetch_group_by_id(id.as_str(), None).await
+        Ok(())
     }
 }
 

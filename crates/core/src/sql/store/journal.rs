@@ -6,37 +6,44 @@ use super::*;
 #[async_trait]
 impl Sessions for SqlStore {
     async fn create_session(&self, user: &UserId, ttl_secs: i64) -> Result<(Session, String)> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        let tenant: String = sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1")
-            .bind(user.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?
-            .ok_or(CoreError::NotFound("user"))?;
-        let token = rules::generate_secret("sess_");
-        let created = now();
-        let session = Session {
-            id: SessionId::generate(),
-            tenant_id: TenantId::from(tenant),
-            user_id: user.clone(),
-            created,
-            expires: created.saturating_add(ttl_secs.saturating_mul(1_000_000)),
-        };
-        sqlx::query(
-            "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created, expires) \
+        // The tenant is the user's, read inside the transaction.
+        let user = user.clone();
+        self.transact(None, move |tx| {
+            Box::pin(async move {
+                let user = &user;
+                let tenant: String =
+                    sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1")
+                        .bind(user.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db)?
+                        .ok_or(CoreError::NotFound("user"))?;
+                let token = rules::generate_secret("sess_");
+                let created = now();
+                let session = Session {
+                    id: SessionId::generate(),
+                    tenant_id: TenantId::from(tenant),
+                    user_id: user.clone(),
+                    created,
+                    expires: created.saturating_add(ttl_secs.saturating_mul(1_000_000)),
+                };
+                sqlx::query(
+                    "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created, expires) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(session.id.as_str())
-        .bind(session.tenant_id.as_str())
-        .bind(user.as_str())
-        .bind(rules::hash_secret(&token))
-        .bind(session.created)
-        .bind(session.expires)
-        .execute(&mut *tx)
+                )
+                .bind(session.id.as_str())
+                .bind(session.tenant_id.as_str())
+                .bind(user.as_str())
+                .bind(rules::hash_secret(&token))
+                .bind(session.created)
+                .bind(session.expires)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                Ok((session, token))
+            })
+        })
         .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok((session, token))
     }
 
     async fn introspect_session(&self, token: &str) -> Result<Option<Session>> {
@@ -53,14 +60,20 @@ impl Sessions for SqlStore {
     }
 
     async fn revoke_session(&self, token: &str) -> Result<bool> {
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(rules::hash_secret(token))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        tx.commit().await.map_err(db)?;
+        let hash = rules::hash_secret(token);
+        let deleted = self
+            .transact(None, move |tx| {
+                Box::pin(async move {
+                    let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                        .bind(hash)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
+                    Ok(deleted)
+                })
+            })
+            .await?;
         Ok(deleted > 0)
     }
 }
@@ -91,7 +104,9 @@ impl Journal for SqlStore {
 
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
         const COLUMNS: usize = 9;
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
+        let entries = entries.to_vec();
+        self.transact(None, move |tx| {
+            Box::pin(async move {
         for chunk in entries.chunks(CHUNK / COLUMNS) {
             let mut q = Builder::new(
                 "INSERT INTO provisioning_log (tenant_id, time, request_id, method, path, status, \
@@ -108,10 +123,12 @@ impl Journal for SqlStore {
                     .push_bind(e.detail.clone())
                     .push_bind((!e.ignored.is_empty()).then(|| json!(e.ignored).to_string()));
             });
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            q.build().execute(&mut **tx).await.map_err(db)?;
         }
-        tx.commit().await.map_err(db)?;
-        Ok(())
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn prune(&self, what: Expiring, before: Micros, limit: u32) -> Result<u64> {
@@ -124,16 +141,19 @@ impl Journal for SqlStore {
             "DELETE FROM {table} WHERE {key} IN \
              (SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
         );
-        let mut tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        let deleted = sqlx::query(AssertSqlSafe(sql))
-            .bind(before)
-            .bind(i64::from(limit))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        tx.commit().await.map_err(db)?;
-        Ok(deleted)
+        self.transact(None, move |tx| {
+            Box::pin(async move {
+                let deleted = sqlx::query(AssertSqlSafe(sql))
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                Ok(deleted)
+            })
+        })
+        .await
     }
 
     async fn database_bytes(&self) -> Result<u64> {

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{Name, Phone, UserAttributes};
 use serde_json::json;
@@ -69,17 +70,33 @@ type Builder = sqlx::QueryBuilder<Db>;
 /// under both backends' bind-parameter limits.
 const CHUNK: usize = 500;
 
-/// A store over one database. `read` and `write` may be the same pool.
-/// SCIM writes pass each tenant's [`TenantGate`] first, so one tenant's
-/// burst never queues ahead of another tenant's write.
+/// A store over one database. `read` and `write` may be the same pool;
+/// write transactions go through `writer`, which commits them (see
+/// [`SqlStore::transact`]). SCIM writes pass each tenant's [`TenantGate`]
+/// first, so one tenant's burst never queues ahead of another tenant's
+/// write.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) read: Pool<Db>,
     pub(super) write: Pool<Db>,
+    pub(super) writer: super::Writer,
     pub(super) gate: Arc<TenantGate>,
 }
 
-fn db(err: sqlx::Error) -> CoreError {
+impl SqlStore {
+    /// Runs `work` in a write transaction and answers once it committed;
+    /// `tenant` is the tenant the change belongs to (`None`: no tenant's,
+    /// or several). The body must not commit; it owns what it uses.
+    async fn transact<T, F>(&self, tenant: Option<&TenantId>, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.writer.transact(tenant, Box::new(work)).await
+    }
+}
+
+pub(super) fn db(err: sqlx::Error) -> CoreError {
     if Engine::is_unavailable(&err) || Engine::is_conflict(&err) {
         CoreError::Unavailable(err)
     } else {
