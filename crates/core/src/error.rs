@@ -22,7 +22,7 @@ pub enum CoreError {
     Contended,
     /// The database cannot be reached or is overloaded; worth retrying.
     #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else; logged with its cause, never shown to clients.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -9,7 +9,7 @@ use sqlx::{Pool, Transaction};
 
 use crate::error::Result;
 use crate::ids::TenantId;
-use crate::sql::{Backend, Work};
+use crate::sql::{Backend, Param, Work};
 
 #[path = "../sql/store/mod.rs"]
 #[allow(
@@ -85,10 +85,34 @@ const OUTBOX_LOCK: i64 = 0x7363_696d_6974_6172;
 /// The PostgreSQL side of the shared SQL implementation.
 pub(crate) struct Engine;
 
+crate::sql::sqlx_fields!(sqlx::postgres::PgRow);
+
 impl Backend for Engine {
     type Db = Db;
+    type Reads = Pool<Db>;
+    type Row<'r> = sqlx::postgres::PgRow;
 
-    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
+    async fn select<T: Send, F>(
+        reads: &Pool<Db>,
+        sql: &str,
+        params: &[Param<'_>],
+        mut decode: F,
+    ) -> Result<Vec<T>>
+    where
+        F: FnMut(&sqlx::postgres::PgRow) -> Result<T> + Send,
+    {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for param in params {
+            query = match *param {
+                Param::Text(s) => query.bind(s),
+                Param::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(reads).await.map_err(store::db)?;
+        rows.iter().map(&mut decode).collect()
+    }
+
+    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database()) AS bytes";
 
     async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
         pool.begin().await

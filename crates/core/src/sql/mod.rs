@@ -12,6 +12,74 @@ use sqlx::{Pool, Transaction};
 
 use crate::error::Result;
 
+/// A value bound to a statement's `$N` placeholder.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Param<'a> {
+    /// Text, or NULL.
+    Text(Option<&'a str>),
+    Int(i64),
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(s: &'a str) -> Self {
+        Param::Text(Some(s))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl From<i64> for Param<'_> {
+    fn from(i: i64) -> Self {
+        Param::Int(i)
+    }
+}
+
+impl<'a> From<&'a filter::Bind> for Param<'a> {
+    fn from(b: &'a filter::Bind) -> Self {
+        match b {
+            filter::Bind::Text(s) => Param::Text(Some(s)),
+            filter::Bind::Int(i) => Param::Int(*i),
+        }
+    }
+}
+
+/// A row's columns by name, whichever driver read it: the row mapping is
+/// written once against this.
+pub(crate) trait Fields {
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+}
+
+/// [`Fields`] for a sqlx row type (rows read inside write transactions).
+macro_rules! sqlx_fields {
+    ($row:ty) => {
+        impl $crate::sql::Fields for $row {
+            fn text(&self, column: &str) -> $crate::error::Result<String> {
+                sqlx::Row::try_get(self, column).map_err(store::db)
+            }
+
+            fn opt_text(&self, column: &str) -> $crate::error::Result<Option<String>> {
+                sqlx::Row::try_get(self, column).map_err(store::db)
+            }
+
+            fn int(&self, column: &str) -> $crate::error::Result<i64> {
+                sqlx::Row::try_get(self, column).map_err(store::db)
+            }
+
+            fn opt_int(&self, column: &str) -> $crate::error::Result<Option<i64>> {
+                sqlx::Row::try_get(self, column).map_err(store::db)
+            }
+        }
+    };
+}
+pub(crate) use sqlx_fields;
+
 /// The body of a write transaction. It runs on the transaction it is
 /// lent and never commits it; the backend's writer commits, and answers
 /// the caller only after that commit. A body owns what it needs: on
@@ -26,7 +94,25 @@ pub(crate) trait Backend {
     /// The sqlx database.
     type Db: sqlx::Database;
 
-    /// A query answering the size of the database on disk, in bytes.
+    /// What reads run on, outside write transactions.
+    type Reads: Clone + Send + Sync;
+
+    /// A row as [`Backend::select`] lends it to its decoder.
+    type Row<'r>: Fields;
+
+    /// Runs one read statement (`$1`, `$2`, … bound to `params`) and maps
+    /// each row with `decode`.
+    fn select<T: Send, F>(
+        reads: &Self::Reads,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: F,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send
+    where
+        F: FnMut(&Self::Row<'_>) -> Result<T> + Send;
+
+    /// A query answering the size of the database on disk, in a column
+    /// named `bytes`.
     const DATABASE_BYTES: &'static str;
 
     /// Begins a write transaction, waiting for the database's writer lock

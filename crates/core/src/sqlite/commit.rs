@@ -143,9 +143,7 @@ impl Writer {
 /// A transaction that did not commit, as its bodies' callers see it: the
 /// database is unavailable for now (503 with Retry-After).
 fn not_committed(e: &sqlx::Error) -> CoreError {
-    CoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(format!(
-        "the write transaction did not commit: {e}"
-    ))))
+    CoreError::Unavailable(format!("the write transaction did not commit: {e}").into())
 }
 
 fn lost() -> CoreError {

@@ -13,7 +13,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Transaction};
 
-use crate::sql::Backend;
+use crate::error::Result;
+use crate::sql::{Backend, Param};
 
 #[path = "../sql/store/mod.rs"]
 #[allow(
@@ -23,8 +24,10 @@ use crate::sql::Backend;
 mod store;
 
 mod commit;
+mod read;
 
 pub(crate) use commit::Writer;
+use read::Readers;
 pub use store::SqlStore as SqliteStore;
 
 type Db = sqlx::Sqlite;
@@ -43,10 +46,12 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         // LIKE must honour case the way PostgreSQL's does; case-insensitive
         // matching uses lower-cased shadow columns instead.
         .pragma("case_sensitive_like", "ON");
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    if !in_memory {
-        create_private(options.get_filename())?;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(sqlx::Error::Configuration(
+            "an in-memory SQLite database is not supported: give a file (sqlite://PATH)".into(),
+        ));
     }
+    create_private(options.get_filename())?;
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
@@ -67,18 +72,8 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         .connect_with(options.clone())
         .await?;
     MIGRATOR.run(&write).await?;
-    // An in-memory database exists once per connection: share the writer.
-    let read = if in_memory {
-        write.clone()
-    } else {
-        SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await?
-    };
     Ok(SqliteStore {
-        read,
+        read: Readers::new(options.get_filename()),
         writer: Writer::start(write.clone()),
         write,
         // The committer gives tenants turns; the gate only bounds how many
@@ -105,11 +100,28 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
 /// The SQLite side of the shared SQL implementation.
 pub(crate) struct Engine;
 
+crate::sql::sqlx_fields!(sqlx::sqlite::SqliteRow);
+
 impl Backend for Engine {
     type Db = Db;
+    type Reads = Readers;
+    type Row<'r> = rusqlite::Row<'r>;
+
+    /// Runs on the calling thread: see `read.rs`.
+    async fn select<T: Send, F>(
+        reads: &Readers,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: F,
+    ) -> Result<Vec<T>>
+    where
+        F: FnMut(&rusqlite::Row<'_>) -> Result<T> + Send,
+    {
+        reads.select(sql, params, decode)
+    }
 
     const DATABASE_BYTES: &'static str =
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+        "SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()";
 
     async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
@@ -173,7 +185,7 @@ impl SqliteStore {
     /// The pages the database file has now.
     pub async fn page_count(&self) -> Result<u32, sqlx::Error> {
         let n: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&self.read)
+            .fetch_one(&self.write)
             .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

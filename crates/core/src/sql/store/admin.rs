@@ -42,25 +42,22 @@ impl Administration for SqlStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows =
-            sqlx::query("SELECT id, name, region, created FROM tenants ORDER BY created, id")
-                .fetch_all(&self.read)
-                .await
-                .map_err(db)?;
-        rows.iter()
-            .map(tenant_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
+        self.select(
+            "SELECT id, name, region, created FROM tenants ORDER BY created, id",
+            &[],
+            |r| tenant_from_row(r),
+        )
+        .await
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
-        let row = sqlx::query("SELECT id, name, region, created FROM tenants WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?
-            .ok_or(CoreError::NotFound("tenant"))?;
-        tenant_from_row(&row).map_err(db)
+        self.select_one(
+            "SELECT id, name, region, created FROM tenants WHERE id = $1",
+            &[id.as_str().into()],
+            |r| tenant_from_row(r),
+        )
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))
     }
 
     async fn create_subaccount(
@@ -119,18 +116,13 @@ impl Administration for SqlStore {
     }
 
     async fn list_subaccounts(&self, tenant: &TenantId) -> Result<Vec<Subaccount>> {
-        let rows = sqlx::query(
+        self.select(
             "SELECT id, tenant_id, parent_id, name, created FROM subaccounts \
              WHERE tenant_id = $1 ORDER BY created, id",
+            &[tenant.as_str().into()],
+            |r| subaccount_from_row(r),
         )
-        .bind(tenant.as_str())
-        .fetch_all(&self.read)
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(subaccount_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
     }
 
     async fn create_group(&self, tenant: &TenantId, group: NewGroup) -> Result<Group> {
@@ -190,15 +182,8 @@ impl Administration for SqlStore {
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM groups r WHERE r.tenant_id = $1 ORDER BY r.created, r.id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.as_str())
-            .fetch_all(&self.read)
+        self.select(&sql, &[tenant.as_str().into()], |r| group_from_row(r))
             .await
-            .map_err(db)?;
-        rows.iter()
-            .map(group_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
     }
 
     async fn create_api_key(
@@ -247,18 +232,13 @@ impl Administration for SqlStore {
     }
 
     async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(
+        self.select(
             "SELECT id, tenant_id, label, created, revoked FROM api_keys \
              WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY created, id",
+            &[tenant.map(TenantId::as_str).into()],
+            |r| api_key_from_row(r),
         )
-        .bind(tenant.map(TenantId::as_str))
-        .fetch_all(&self.read)
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(api_key_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
     }
 
     async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey> {
@@ -275,7 +255,7 @@ impl Administration for SqlStore {
                 .await
                 .map_err(db)?
                 .ok_or(CoreError::NotFound("API key"))?;
-                let key = api_key_from_row(&row).map_err(db)?;
+                let key = api_key_from_row(&row)?;
                 record(tx, &key.tenant_id, "apikey.revoked", id.as_str(), json!({})).await?;
                 Ok(key)
             })
@@ -285,21 +265,16 @@ impl Administration for SqlStore {
 
     async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {
         let hash = rules::hash_secret(secret);
-        let row = sqlx::query(
-            "SELECT tenant_id, secret_hash FROM api_keys WHERE secret_hash = $1 AND revoked IS NULL",
-        )
-        .bind(hash.as_str())
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let stored: String = row.try_get("secret_hash").map_err(db)?;
-        if bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
-            Ok(Some(TenantId::from(
-                row.try_get::<String, _>("tenant_id").map_err(db)?,
-            )))
-        } else {
-            Ok(None)
-        }
+        let found = self
+            .select_one(
+                "SELECT tenant_id, secret_hash FROM api_keys \
+                 WHERE secret_hash = $1 AND revoked IS NULL",
+                &[hash.as_str().into()],
+                |r| Ok((r.text("tenant_id")?, r.text("secret_hash")?)),
+            )
+            .await?;
+        Ok(found.and_then(|(tenant, stored)| {
+            bool::from(stored.as_bytes().ct_eq(hash.as_bytes())).then(|| TenantId::from(tenant))
+        }))
     }
 }

@@ -71,30 +71,41 @@ impl Directory for SqlStore {
              LEFT JOIN groups g ON g.id = m.group_id \
              WHERE r.id = $1 AND r.tenant_id = $2 ORDER BY g.display_name_ci, g.id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(tenant.as_str())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db)?;
-        let first = rows.first().ok_or(CoreError::NotFound("user"))?;
-        let user = user_from_row(first).map_err(db)?;
-        let mut groups = Vec::new();
-        for row in &rows {
-            let group: Option<String> = row.try_get("member_of").map_err(db)?;
-            if let Some(group) = group {
-                groups.push(Membership {
-                    group_id: GroupId::from(group),
-                    display: row.try_get("member_of_name").map_err(db)?,
-                });
-            }
-        }
+        // The user's columns repeat on every row: decoded from the first.
+        let mut first = true;
+        let rows = self
+            .select(&sql, &[id.as_str().into(), tenant.as_str().into()], |r| {
+                let user = if std::mem::take(&mut first) {
+                    Some(user_from_row(r)?)
+                } else {
+                    None
+                };
+                let group = match r.opt_text("member_of")? {
+                    Some(group) => Some(Membership {
+                        group_id: GroupId::from(group),
+                        display: r.text("member_of_name")?,
+                    }),
+                    None => None,
+                };
+                Ok((user, group))
+            })
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some((Some(user), group)) = rows.next() else {
+            return Err(CoreError::NotFound("user"));
+        };
+        let groups = group
+            .into_iter()
+            .chain(rows.filter_map(|(_, group)| group))
+            .collect();
         Ok((user, groups))
     }
 
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>> {
-        self.list(Resource::User, USER_COLUMNS, tenant, query, user_from_row)
-            .await
+        self.list(Resource::User, USER_COLUMNS, tenant, query, |r| {
+            user_from_row(r)
+        })
+        .await
     }
 
     async fn groups_of(
@@ -107,7 +118,8 @@ impl Directory for SqlStore {
             .related(
                 tenant,
                 &owners,
-                "SELECT m.user_id, g.id, g.display_name FROM memberships m \
+                "SELECT m.user_id AS owner, g.id AS related, g.display_name AS display \
+                 FROM memberships m \
                  JOIN groups g ON g.id = m.group_id",
                 "m.user_id",
                 "ORDER BY g.display_name_ci, g.id",
@@ -128,13 +140,9 @@ impl Directory for SqlStore {
     }
 
     async fn list_groups(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Group>> {
-        self.list(
-            Resource::Group,
-            GROUP_COLUMNS,
-            tenant,
-            query,
-            group_from_row,
-        )
+        self.list(Resource::Group, GROUP_COLUMNS, tenant, query, |r| {
+            group_from_row(r)
+        })
         .await
     }
 
@@ -148,7 +156,8 @@ impl Directory for SqlStore {
             .related(
                 tenant,
                 &owners,
-                "SELECT m.group_id, u.id, u.display_name FROM memberships m \
+                "SELECT m.group_id AS owner, u.id AS related, u.display_name AS display \
+                 FROM memberships m \
                  JOIN users u ON u.id = m.user_id",
                 "m.group_id",
                 "ORDER BY m.group_id, u.id",

@@ -47,16 +47,14 @@ impl Sessions for SqlStore {
     }
 
     async fn introspect_session(&self, token: &str) -> Result<Option<Session>> {
-        let row = sqlx::query(
+        let hash = rules::hash_secret(token);
+        self.select_one(
             "SELECT id, tenant_id, user_id, created, expires FROM sessions \
              WHERE token_hash = $1 AND expires > $2",
+            &[hash.as_str().into(), now().into()],
+            |r| session_from_row(r),
         )
-        .bind(rules::hash_secret(token))
-        .bind(now())
-        .fetch_optional(&self.read)
         .await
-        .map_err(db)?;
-        row.as_ref().map(session_from_row).transpose().map_err(db)
     }
 
     async fn revoke_session(&self, token: &str) -> Result<bool> {
@@ -86,20 +84,17 @@ impl Journal for SqlStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
+        self.select(
             "SELECT seq, tenant_id, kind, resource_id, payload, created FROM events \
              WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2) ORDER BY seq LIMIT $3",
+            &[
+                after_seq.into(),
+                tenant.map(TenantId::as_str).into(),
+                i64::from(limit).into(),
+            ],
+            |r| event_from_row(r),
         )
-        .bind(after_seq)
-        .bind(tenant.map(TenantId::as_str))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(event_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
     }
 
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
@@ -157,26 +152,19 @@ impl Journal for SqlStore {
     }
 
     async fn database_bytes(&self) -> Result<u64> {
-        let bytes: i64 = sqlx::query_scalar(Engine::DATABASE_BYTES)
-            .fetch_one(&self.read)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(bytes).unwrap_or(0))
+        let bytes = self
+            .select_one(Engine::DATABASE_BYTES, &[], |r| r.int("bytes"))
+            .await?;
+        Ok(bytes.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
-        let rows = sqlx::query(
+        self.select(
             "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored \
              FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+            &[tenant.as_str().into(), i64::from(limit).into()],
+            |r| log_from_row(r),
         )
-        .bind(tenant.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(log_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(db)
     }
 }

@@ -23,6 +23,16 @@
 //! (a deadlock between transactions on different rows, a serialisation
 //! failure) is retried here, inside the store, a few times before it
 //! becomes `Unavailable`: a client never sees a race as a 500.
+//!
+//! Reads go through [`Backend::select`]; the row decoders in `rows.rs` are
+//! generic over the driver's row ([`Fields`]). SQLite's rows borrow their
+//! statement, so a decoder is passed as `|r| user_from_row(r)`, a closure
+//! that PostgreSQL's rows would not need.
+
+#![allow(
+    clippy::redundant_closure,
+    reason = "a decoder closure is needed for SQLite's borrowed rows"
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +42,7 @@ use futures_util::future::BoxFuture;
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{Name, Phone, UserAttributes};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Pool, Row, Transaction};
+use sqlx::{AssertSqlSafe, Pool, Transaction};
 use subtle::ConstantTimeEq;
 
 use self::rows::*;
@@ -45,8 +55,8 @@ use crate::model::{
     Micros, NewGroup, Page, Session, Stamp, Subaccount, Tenant, User, now,
 };
 use crate::rules;
-use crate::sql::Backend;
-use crate::sql::filter::{self, Bind, Resource};
+use crate::sql::filter::{self, Resource};
+use crate::sql::{Backend, Fields, Param};
 use crate::store::{Administration, Directory, Expiring, Journal, Sessions, Store};
 
 #[path = "admin.rs"]
@@ -61,7 +71,6 @@ mod journal;
 mod rows;
 
 type Db = <Engine as Backend>::Db;
-type DbRow = <Db as sqlx::Database>::Row;
 type Query<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
 type Tx = Transaction<'static, Db>;
 type Builder = sqlx::QueryBuilder<Db>;
@@ -77,7 +86,7 @@ const CHUNK: usize = 500;
 /// write.
 #[derive(Clone)]
 pub struct SqlStore {
-    pub(super) read: Pool<Db>,
+    pub(super) read: <Engine as Backend>::Reads,
     pub(super) write: Pool<Db>,
     pub(super) writer: super::Writer,
     pub(super) gate: Arc<TenantGate>,
@@ -98,7 +107,7 @@ impl SqlStore {
 
 pub(super) fn db(err: sqlx::Error) -> CoreError {
     if Engine::is_unavailable(&err) || Engine::is_conflict(&err) {
-        CoreError::Unavailable(err)
+        CoreError::Unavailable(Box::new(err))
     } else {
         CoreError::Internal(Box::new(err))
     }
@@ -119,7 +128,8 @@ where
     loop {
         match attempt().await {
             Err(CoreError::Unavailable(e))
-                if Engine::is_conflict(&e) && tries < CONFLICT_ATTEMPTS =>
+                if e.downcast_ref().is_some_and(Engine::is_conflict)
+                    && tries < CONFLICT_ATTEMPTS =>
             {
                 tracing::debug!(error = %e, tries, "write transaction conflicted; retrying");
                 // Jitter, so the transactions that met do not meet again in
@@ -165,16 +175,6 @@ fn push_in<'q, 'a>(
         list.push_bind(id.to_owned());
     }
     q.push(")")
-}
-
-fn bind_all<'a>(mut q: Query<'a>, binds: &'a [Bind]) -> Query<'a> {
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind(s.as_str()),
-            Bind::Int(i) => q.bind(*i),
-        };
-    }
-    q
 }
 
 /// Appends an event to the outbox, inside the change's transaction.
@@ -237,31 +237,48 @@ async fn bump(
 }
 
 impl SqlStore {
+    /// Runs one read statement outside any write transaction and maps each
+    /// row with `decode`.
+    async fn select<T: Send>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: impl FnMut(&<Engine as Backend>::Row<'_>) -> Result<T> + Send,
+    ) -> Result<Vec<T>> {
+        Engine::select(&self.read, sql, params, decode).await
+    }
+
+    /// The first row of a read, if any.
+    async fn select_one<T: Send>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: impl FnMut(&<Engine as Backend>::Row<'_>) -> Result<T> + Send,
+    ) -> Result<Option<T>> {
+        Ok(self.select(sql, params, decode).await?.into_iter().next())
+    }
+
     async fn fetch_user(&self, tenant: &TenantId, id: &str) -> Result<User> {
         let sql =
             format!("SELECT {USER_COLUMNS} FROM users r WHERE r.id = $1 AND r.tenant_id = $2");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .bind(tenant.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?
-            .ok_or(CoreError::NotFound("user"))?;
-        user_from_row(&row).map_err(db)
+        self.select_one(&sql, &[id.into(), tenant.as_str().into()], |r| {
+            user_from_row(r)
+        })
+        .await?
+        .ok_or(CoreError::NotFound("user"))
     }
 
     async fn fetch_group_by_id(&self, id: &str, tenant: Option<&TenantId>) -> Result<Group> {
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM groups r WHERE r.id = $1 AND ($2 IS NULL OR r.tenant_id = $2)"
         );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .bind(tenant.map(TenantId::as_str))
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?
-            .ok_or(CoreError::NotFound("group"))?;
-        group_from_row(&row).map_err(db)
+        self.select_one(
+            &sql,
+            &[id.into(), tenant.map(TenantId::as_str).into()],
+            |r| group_from_row(r),
+        )
+        .await?
+        .ok_or(CoreError::NotFound("group"))
     }
 
     /// The `(owner, related id, display)` rows of a membership query for
@@ -277,26 +294,31 @@ impl SqlStore {
     ) -> Result<Vec<(String, String, String)>> {
         let mut rows = Vec::new();
         for chunk in owners.chunks(CHUNK) {
-            let mut q = Builder::new(select);
-            q.push(" WHERE m.tenant_id = ")
-                .push_bind(tenant.as_str().to_owned())
-                .push(" AND");
-            push_in(&mut q, owner, chunk.iter().copied())
-                .push(" ")
-                .push(order);
-            rows.extend(q.build_query_as().fetch_all(&self.read).await.map_err(db)?);
+            let sql = format!(
+                "{select} WHERE m.tenant_id = $1 AND {owner} IN ({}) {order}",
+                placeholders(2, chunk.len())
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(tenant.as_str().into());
+            params.extend(chunk.iter().map(|&id| Param::from(id)));
+            rows.extend(
+                self.select(&sql, &params, |r| {
+                    Ok((r.text("owner")?, r.text("related")?, r.text("display")?))
+                })
+                .await?,
+            );
         }
         Ok(rows)
     }
 
     /// Runs a filtered, sorted, paged list query and its count.
-    async fn list<T>(
+    async fn list<T: Send>(
         &self,
         resource: Resource,
         columns: &str,
         tenant: &TenantId,
         query: &ListQuery,
-        from_row: fn(&DbRow) -> sqlx::Result<T>,
+        from_row: impl Fn(&<Engine as Backend>::Row<'_>) -> Result<T> + Send + Sync,
     ) -> Result<Page<T>> {
         let table = resource.table();
         let condition =
@@ -317,22 +339,20 @@ impl SqlStore {
                 Some(col) => format!("{col} {dir}, r.id {dir}"),
                 None => "r.created ASC, r.id ASC".to_owned(),
             };
+            // The page is bound, not written into the statement, so every
+            // page of one query is one prepared statement.
+            let page = condition.binds.len() + 2;
             let sql = format!(
                 "SELECT {columns} FROM {table} r WHERE r.tenant_id = $1 AND {} ORDER BY {order} \
-                 LIMIT {} OFFSET {}",
-                condition.sql, query.limit, query.offset
+                 LIMIT ${page} OFFSET ${}",
+                condition.sql,
+                page + 1
             );
-            let rows = bind_all(
-                sqlx::query(AssertSqlSafe(sql)).bind(tenant.as_str()),
-                &condition.binds,
-            )
-            .fetch_all(&self.read)
-            .await
-            .map_err(db)?;
-            rows.iter()
-                .map(from_row)
-                .collect::<sqlx::Result<Vec<_>>>()
-                .map_err(db)?
+            let mut params = vec![Param::from(tenant.as_str())];
+            params.extend(condition.binds.iter().map(Param::from));
+            params.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
+            params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
+            self.select(&sql, &params, &from_row).await?
         };
         // A page that is not full, and not past the end, is the last one:
         // it says the total itself (a filter on userName or externalId
@@ -355,34 +375,27 @@ impl SqlStore {
         tenant: &TenantId,
         condition: Option<&filter::Condition>,
     ) -> Result<u64> {
-        let total: i64 = if let Some(condition) = condition {
-            let count_sql = format!(
-                "SELECT COUNT(*) FROM {} r WHERE r.tenant_id = $1 AND {}",
+        let total = if let Some(condition) = condition {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM {} r WHERE r.tenant_id = $1 AND {}",
                 resource.table(),
                 condition.sql
             );
-            bind_all(
-                sqlx::query(AssertSqlSafe(count_sql)).bind(tenant.as_str()),
-                &condition.binds,
-            )
-            .fetch_one(&self.read)
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(db)?
+            let mut params = vec![Param::from(tenant.as_str())];
+            params.extend(condition.binds.iter().map(Param::from));
+            self.select_one(&sql, &params, |r| r.int("n")).await?
         } else {
             // Kept by triggers (migration 0003), so the cost does not
             // grow with the tenant.
-            sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts \
+            self.select_one(
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM resource_counts \
                  WHERE tenant_id = $1 AND resource = $2",
+                &[tenant.as_str().into(), resource.name().into()],
+                |r| r.int("n"),
             )
-            .bind(tenant.as_str())
-            .bind(resource.name())
-            .fetch_one(&self.read)
-            .await
-            .map_err(db)?
+            .await?
         };
-        Ok(u64::try_from(total).unwrap_or(0))
+        Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 }
 
@@ -455,10 +468,7 @@ impl Store for SqlStore {
     /// Reads, and begins (then rolls back) a write transaction: a writer
     /// that cannot start one is not ready, whatever reads say.
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map_err(db)?;
+        self.select("SELECT 1", &[], |_| Ok(())).await?;
         let tx = Engine::begin_write(&self.write).await.map_err(db)?;
         tx.rollback().await.map_err(db)?;
         Ok(())

@@ -63,43 +63,43 @@ pub(super) fn bind_user_attrs<'a>(q: Query<'a>, a: &'a UserAttributes) -> Query<
 }
 
 /// An id column, as the id type it holds.
-fn id<T: From<String>>(row: &DbRow, column: &str) -> sqlx::Result<T> {
-    row.try_get::<String, _>(column).map(T::from)
+fn id<T: From<String>>(row: &impl Fields, column: &str) -> Result<T> {
+    row.text(column).map(T::from)
 }
 
-pub(super) fn stamp(row: &DbRow) -> sqlx::Result<Stamp> {
+pub(super) fn stamp(row: &impl Fields) -> Result<Stamp> {
     Ok(Stamp {
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        version: row.try_get("version")?,
+        created: row.int("created")?,
+        last_modified: row.int("last_modified")?,
+        version: row.int("version")?,
     })
 }
 
-pub(super) fn user_from_row(row: &DbRow) -> sqlx::Result<User> {
-    let phone: Option<String> = row.try_get("phone")?;
+pub(super) fn user_from_row(row: &impl Fields) -> Result<User> {
+    let phone = row.opt_text("phone")?;
     Ok(User {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
         attrs: UserAttributes {
-            user_name: row.try_get("user_name")?,
-            display_name: row.try_get("display_name")?,
+            user_name: row.text("user_name")?,
+            display_name: row.text("display_name")?,
             name: Name {
-                formatted: row.try_get("name_formatted")?,
-                family_name: row.try_get("name_family")?,
-                given_name: row.try_get("name_given")?,
-                middle_name: row.try_get("name_middle")?,
-                honorific_prefix: row.try_get("name_prefix")?,
-                honorific_suffix: row.try_get("name_suffix")?,
+                formatted: row.opt_text("name_formatted")?,
+                family_name: row.opt_text("name_family")?,
+                given_name: row.opt_text("name_given")?,
+                middle_name: row.opt_text("name_middle")?,
+                honorific_prefix: row.opt_text("name_prefix")?,
+                honorific_suffix: row.opt_text("name_suffix")?,
             },
-            title: row.try_get("title")?,
+            title: row.opt_text("title")?,
             phone: match phone {
                 Some(value) => Some(Phone {
                     value,
-                    kind: row.try_get("phone_type")?,
+                    kind: row.opt_text("phone_type")?,
                 }),
                 None => None,
             },
-            external_id: row.try_get("external_id")?,
+            external_id: row.opt_text("external_id")?,
         },
         stamp: stamp(row)?,
     })
@@ -108,86 +108,82 @@ pub(super) fn user_from_row(row: &DbRow) -> sqlx::Result<User> {
 pub(super) const GROUP_COLUMNS: &str = "r.id, r.tenant_id, r.subaccount_id, r.display_name, r.external_id, \
      r.created, r.last_modified, r.version";
 
-pub(super) fn group_from_row(row: &DbRow) -> sqlx::Result<Group> {
+pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
     Ok(Group {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
-        subaccount_id: row
-            .try_get::<Option<String>, _>("subaccount_id")?
-            .map(SubaccountId::from),
-        display_name: row.try_get("display_name")?,
-        external_id: row.try_get("external_id")?,
+        subaccount_id: row.opt_text("subaccount_id")?.map(SubaccountId::from),
+        display_name: row.text("display_name")?,
+        external_id: row.opt_text("external_id")?,
         stamp: stamp(row)?,
     })
 }
 
-pub(super) fn tenant_from_row(row: &DbRow) -> sqlx::Result<Tenant> {
+pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
     Ok(Tenant {
         id: id(row, "id")?,
-        name: row.try_get("name")?,
-        region: row.try_get("region")?,
-        created: row.try_get("created")?,
+        name: row.text("name")?,
+        region: row.opt_text("region")?,
+        created: row.int("created")?,
     })
 }
 
-pub(super) fn subaccount_from_row(row: &DbRow) -> sqlx::Result<Subaccount> {
+pub(super) fn subaccount_from_row(row: &impl Fields) -> Result<Subaccount> {
     Ok(Subaccount {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
-        parent_id: row
-            .try_get::<Option<String>, _>("parent_id")?
-            .map(SubaccountId::from),
-        name: row.try_get("name")?,
-        created: row.try_get("created")?,
+        parent_id: row.opt_text("parent_id")?.map(SubaccountId::from),
+        name: row.text("name")?,
+        created: row.int("created")?,
     })
 }
 
-pub(super) fn api_key_from_row(row: &DbRow) -> sqlx::Result<ApiKey> {
+pub(super) fn api_key_from_row(row: &impl Fields) -> Result<ApiKey> {
     Ok(ApiKey {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
-        label: row.try_get("label")?,
-        created: row.try_get("created")?,
-        revoked: row.try_get("revoked")?,
+        label: row.opt_text("label")?,
+        created: row.int("created")?,
+        revoked: row.opt_int("revoked")?,
     })
 }
 
-pub(super) fn session_from_row(row: &DbRow) -> sqlx::Result<Session> {
+pub(super) fn session_from_row(row: &impl Fields) -> Result<Session> {
     Ok(Session {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
         user_id: id(row, "user_id")?,
-        created: row.try_get("created")?,
-        expires: row.try_get("expires")?,
+        created: row.int("created")?,
+        expires: row.int("expires")?,
     })
 }
 
-pub(super) fn log_from_row(row: &DbRow) -> sqlx::Result<LogEntry> {
-    let ignored: Option<String> = row.try_get("ignored")?;
-    let status: i64 = row.try_get("status")?;
+pub(super) fn log_from_row(row: &impl Fields) -> Result<LogEntry> {
+    let ignored = row.opt_text("ignored")?;
+    let status = row.int("status")?;
     Ok(LogEntry {
         tenant_id: id(row, "tenant_id")?,
-        time: row.try_get("time")?,
-        request_id: row.try_get("request_id")?,
-        method: row.try_get("method")?,
-        path: row.try_get("path")?,
+        time: row.int("time")?,
+        request_id: row.text("request_id")?,
+        method: row.text("method")?,
+        path: row.text("path")?,
         status: u16::try_from(status).unwrap_or(0),
-        scim_type: row.try_get("scim_type")?,
-        detail: row.try_get("detail")?,
+        scim_type: row.opt_text("scim_type")?,
+        detail: row.opt_text("detail")?,
         ignored: ignored
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
     })
 }
 
-pub(super) fn event_from_row(row: &DbRow) -> sqlx::Result<Event> {
-    let payload: String = row.try_get("payload")?;
+pub(super) fn event_from_row(row: &impl Fields) -> Result<Event> {
+    let payload = row.text("payload")?;
     Ok(Event {
-        seq: row.try_get("seq")?,
+        seq: row.int("seq")?,
         tenant_id: id(row, "tenant_id")?,
-        kind: row.try_get("kind")?,
-        resource_id: row.try_get("resource_id")?,
+        kind: row.text("kind")?,
+        resource_id: row.text("resource_id")?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        created: row.try_get("created")?,
+        created: row.int("created")?,
     })
 }
