@@ -4,12 +4,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::PgRow;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Pool, Transaction};
+use sqlx::{AssertSqlSafe, Pool, Row, Transaction};
 
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::ids::TenantId;
-use crate::sql::{Backend, Param, Work};
+use crate::sql::{Backend, Fields, Param, SqlError, Work};
 
 #[path = "../sql/store/mod.rs"]
 #[allow(
@@ -52,8 +53,7 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
     MIGRATOR.run(&pool).await?;
     Ok(PostgresStore {
         read: pool.clone(),
-        writer: Writer(pool.clone()),
-        write: pool,
+        writer: Writer(pool),
         // A quarter of the pool: a tenant's burst leaves room for others.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(4)),
     })
@@ -70,14 +70,16 @@ impl Writer {
     pub(crate) async fn transact<T: Send + 'static>(
         &self,
         _tenant: Option<&TenantId>,
-        work: Work<Db, T>,
+        work: Work<Tx, T>,
     ) -> Result<T> {
-        let mut tx = Engine::begin_write(&self.0).await.map_err(store::db)?;
+        let mut tx = self.0.begin().await.map_err(db)?;
         let value = work(&mut tx).await?;
-        tx.commit().await.map_err(store::db)?;
+        tx.commit().await.map_err(db)?;
         Ok(value)
     }
 }
+
+type Tx = Transaction<'static, Db>;
 
 /// The advisory lock key of the event outbox ("scimitar" in ASCII).
 const OUTBOX_LOCK: i64 = 0x7363_696d_6974_6172;
@@ -85,37 +87,81 @@ const OUTBOX_LOCK: i64 = 0x7363_696d_6974_6172;
 /// The PostgreSQL side of the shared SQL implementation.
 pub(crate) struct Engine;
 
-crate::sql::sqlx_fields!(sqlx::postgres::PgRow);
+impl Fields for PgRow {
+    fn text(&self, column: &str) -> Result<String> {
+        self.try_get(column).map_err(db)
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.try_get(column).map_err(db)
+    }
+
+    fn int(&self, column: &str) -> Result<i64> {
+        self.try_get(column).map_err(db)
+    }
+
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.try_get(column).map_err(db)
+    }
+}
+
+/// `sql` with `params` bound in order.
+fn statement<'q>(
+    sql: &'q str,
+    params: &'q [Param<'_>],
+) -> sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for param in params {
+        query = match param {
+            Param::Text(_) => query.bind(param.text()),
+            Param::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
 
 impl Backend for Engine {
-    type Db = Db;
     type Reads = Pool<Db>;
-    type Row<'r> = sqlx::postgres::PgRow;
+    type Tx = Tx;
+    type Row<'r> = PgRow;
+
+    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database()) AS bytes";
 
     async fn select<T: Send, F>(
         reads: &Pool<Db>,
         sql: &str,
         params: &[Param<'_>],
-        mut decode: F,
+        decode: F,
     ) -> Result<Vec<T>>
     where
-        F: FnMut(&sqlx::postgres::PgRow) -> Result<T> + Send,
+        F: FnMut(&PgRow) -> Result<T> + Send,
     {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for param in params {
-            query = match *param {
-                Param::Text(s) => query.bind(s),
-                Param::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(reads).await.map_err(store::db)?;
-        rows.iter().map(&mut decode).collect()
+        let rows = statement(sql, params).fetch_all(reads).await.map_err(db)?;
+        rows.iter().map(decode).collect()
     }
 
-    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database()) AS bytes";
+    async fn query<T: Send, F>(
+        tx: &mut Tx,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: F,
+    ) -> Result<Vec<T>, SqlError>
+    where
+        F: FnMut(&PgRow) -> Result<T> + Send,
+    {
+        let rows = statement(sql, params)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(violation)?;
+        Ok(rows.iter().map(decode).collect::<Result<_>>()?)
+    }
 
-    async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
-        pool.begin().await
+    async fn execute(tx: &mut Tx, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
+        let done = statement(sql, params)
+            .execute(&mut **tx)
+            .await
+            .map_err(violation)?;
+        Ok(done.rows_affected())
     }
 
     /// Transactions here run side by side, and an identity column hands out
@@ -123,40 +169,65 @@ impl Backend for Engine {
     /// first event a transaction appends until it ends (a transaction-level
     /// advisory lock is released after the commit is visible) makes the two
     /// orders the same for the outbox, across every process on the database.
-    async fn lock_outbox(tx: &mut Transaction<'static, Db>) -> Result<(), sqlx::Error> {
+    async fn lock_outbox(tx: &mut Tx) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(OUTBOX_LOCK)
             .execute(&mut **tx)
-            .await?;
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
-    /// Errors that mean "the database is unreachable or overloaded; try again".
-    fn is_unavailable(err: &sqlx::Error) -> bool {
+    /// A detected deadlock, or a serialisation failure.
+    fn is_conflict(err: &CoreError) -> bool {
         match err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => true,
-            sqlx::Error::Database(e) => e.code().is_some_and(|c| {
-                // connection exceptions, insufficient resources, operator
-                // intervention, and the time limits set in `connect`
-                // (lock_not_available, query_canceled)
-                c.starts_with("08")
-                    || c.starts_with("53")
-                    || c.starts_with("57P")
-                    || c == "55P03"
-                    || c == "57014"
-            }),
+            CoreError::Unavailable(e) => e
+                .downcast_ref::<sqlx::Error>()
+                .and_then(sqlx::Error::as_database_error)
+                .and_then(|e| e.code())
+                .is_some_and(|c| c == "40P01" || c == "40001"),
             _ => false,
         }
     }
+}
 
-    /// Errors that mean "this transaction lost a race with another one; run it
-    /// again": a detected deadlock, or a serialisation failure.
-    fn is_conflict(err: &sqlx::Error) -> bool {
-        err.as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|c| c == "40P01" || c == "40001")
+/// Errors that mean "the database is unreachable or overloaded; try
+/// again", or that the transaction lost a race and may run again: both
+/// answered 503 with `Retry-After` if they last, never 500.
+pub(super) fn db(err: sqlx::Error) -> CoreError {
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    let unavailable = match &err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(_) => code.as_deref().is_some_and(|c| {
+            // connection exceptions, insufficient resources, operator
+            // intervention, the time limits set in `connect`
+            // (lock_not_available, query_canceled), and conflicts
+            // (deadlock_detected, serialization_failure)
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || matches!(c, "55P03" | "57014" | "40P01" | "40001")
+        }),
+        _ => false,
+    };
+    if unavailable {
+        CoreError::Unavailable(Box::new(err))
+    } else {
+        CoreError::Internal(Box::new(err))
+    }
+}
+
+/// A statement's error, with the constraint violations told apart.
+fn violation(err: sqlx::Error) -> SqlError {
+    match err.as_database_error() {
+        Some(e) if e.is_unique_violation() => SqlError::Unique(Box::new(err)),
+        Some(e) if e.is_foreign_key_violation() => SqlError::ForeignKey(Box::new(err)),
+        _ => SqlError::Failed(db(err)),
     }
 }

@@ -5,30 +5,48 @@
 
 pub mod filter;
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use futures_util::future::BoxFuture;
-use sqlx::{Pool, Transaction};
 
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 
 /// A value bound to a statement's `$N` placeholder.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Param<'a> {
     /// Text, or NULL.
-    Text(Option<&'a str>),
+    Text(Option<Cow<'a, str>>),
     Int(i64),
 }
 
 impl<'a> From<&'a str> for Param<'a> {
     fn from(s: &'a str) -> Self {
-        Param::Text(Some(s))
+        Param::Text(Some(Cow::Borrowed(s)))
     }
 }
 
 impl<'a> From<Option<&'a str>> for Param<'a> {
     fn from(s: Option<&'a str>) -> Self {
-        Param::Text(s)
+        Param::Text(s.map(Cow::Borrowed))
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(s: &'a String) -> Self {
+        s.as_str().into()
+    }
+}
+
+impl From<String> for Param<'_> {
+    fn from(s: String) -> Self {
+        Param::Text(Some(Cow::Owned(s)))
+    }
+}
+
+impl From<Option<String>> for Param<'_> {
+    fn from(s: Option<String>) -> Self {
+        Param::Text(s.map(Cow::Owned))
     }
 }
 
@@ -41,8 +59,18 @@ impl From<i64> for Param<'_> {
 impl<'a> From<&'a filter::Bind> for Param<'a> {
     fn from(b: &'a filter::Bind) -> Self {
         match b {
-            filter::Bind::Text(s) => Param::Text(Some(s)),
+            filter::Bind::Text(s) => s.as_str().into(),
             filter::Bind::Int(i) => Param::Int(*i),
+        }
+    }
+}
+
+impl Param<'_> {
+    /// The text, or `None` for NULL and integers.
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Param::Text(s) => s.as_deref(),
+            Param::Int(_) => None,
         }
     }
 }
@@ -56,52 +84,59 @@ pub(crate) trait Fields {
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
 }
 
-/// [`Fields`] for a sqlx row type (rows read inside write transactions).
-macro_rules! sqlx_fields {
-    ($row:ty) => {
-        impl $crate::sql::Fields for $row {
-            fn text(&self, column: &str) -> $crate::error::Result<String> {
-                sqlx::Row::try_get(self, column).map_err(store::db)
-            }
-
-            fn opt_text(&self, column: &str) -> $crate::error::Result<Option<String>> {
-                sqlx::Row::try_get(self, column).map_err(store::db)
-            }
-
-            fn int(&self, column: &str) -> $crate::error::Result<i64> {
-                sqlx::Row::try_get(self, column).map_err(store::db)
-            }
-
-            fn opt_int(&self, column: &str) -> $crate::error::Result<Option<i64>> {
-                sqlx::Row::try_get(self, column).map_err(store::db)
-            }
-        }
-    };
+/// Why a statement in a write transaction failed: the constraint
+/// violations the store turns into the client's error, or anything else.
+#[derive(Debug)]
+pub(crate) enum SqlError {
+    /// A unique constraint refused the statement.
+    Unique(Box<dyn std::error::Error + Send + Sync>),
+    /// A foreign key refused the statement.
+    ForeignKey(Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else, as the store reports it.
+    Failed(CoreError),
 }
-pub(crate) use sqlx_fields;
+
+impl From<SqlError> for CoreError {
+    fn from(err: SqlError) -> Self {
+        match err {
+            SqlError::Unique(e) | SqlError::ForeignKey(e) => CoreError::Internal(e),
+            SqlError::Failed(e) => e,
+        }
+    }
+}
+
+impl From<CoreError> for SqlError {
+    fn from(err: CoreError) -> Self {
+        SqlError::Failed(err)
+    }
+}
 
 /// The body of a write transaction. It runs on the transaction it is
 /// lent and never commits it; the backend's writer commits, and answers
 /// the caller only after that commit. A body owns what it needs: on
-/// SQLite it runs on the committer's task, in one transaction with other
+/// SQLite it runs on the committer's thread, in one transaction with other
 /// requests' bodies (see `sqlite::commit`).
-pub(crate) type Work<Db, T> =
-    Box<dyn for<'c> FnOnce(&'c mut Transaction<'static, Db>) -> BoxFuture<'c, Result<T>> + Send>;
+pub(crate) type Work<Tx, T> =
+    Box<dyn for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send>;
 
-/// What a SQL backend gives the shared implementation: its database type
-/// and the few places where SQLite and PostgreSQL behave differently.
+/// What a SQL backend gives the shared implementation: how it runs
+/// statements, and the few places where SQLite and PostgreSQL behave
+/// differently. Statements name their values `$1`, `$2`, … on both.
 pub(crate) trait Backend {
-    /// The sqlx database.
-    type Db: sqlx::Database;
-
     /// What reads run on, outside write transactions.
     type Reads: Clone + Send + Sync;
 
-    /// A row as [`Backend::select`] lends it to its decoder.
+    /// An open write transaction, as a body is lent it.
+    type Tx: Send;
+
+    /// A row as a statement lends it to its decoder.
     type Row<'r>: Fields;
 
-    /// Runs one read statement (`$1`, `$2`, … bound to `params`) and maps
-    /// each row with `decode`.
+    /// A query answering the size of the database on disk, in a column
+    /// named `bytes`.
+    const DATABASE_BYTES: &'static str;
+
+    /// Runs one read statement and maps each row with `decode`.
     fn select<T: Send, F>(
         reads: &Self::Reads,
         sql: &str,
@@ -111,27 +146,29 @@ pub(crate) trait Backend {
     where
         F: FnMut(&Self::Row<'_>) -> Result<T> + Send;
 
-    /// A query answering the size of the database on disk, in a column
-    /// named `bytes`.
-    const DATABASE_BYTES: &'static str;
+    /// Runs one statement in a write transaction and maps each row it
+    /// returns with `decode`.
+    fn query<T: Send, F>(
+        tx: &mut Self::Tx,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: F,
+    ) -> impl Future<Output = Result<Vec<T>, SqlError>> + Send
+    where
+        F: FnMut(&Self::Row<'_>) -> Result<T> + Send;
 
-    /// Begins a write transaction, waiting for the database's writer lock
-    /// where the backend has one.
-    fn begin_write(
-        pool: &Pool<Self::Db>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    /// Runs one statement in a write transaction; the rows it changed.
+    fn execute(
+        tx: &mut Self::Tx,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<u64, SqlError>> + Send;
 
     /// Holds event sequence numbers back until this transaction commits,
     /// so the outbox becomes visible in sequence order.
-    fn lock_outbox(
-        tx: &mut Transaction<'static, Self::Db>,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-
-    /// Errors that mean "the database is busy, gone or out of room; try
-    /// again later": answered 503 with `Retry-After`, never 500.
-    fn is_unavailable(err: &sqlx::Error) -> bool;
+    fn lock_outbox(tx: &mut Self::Tx) -> impl Future<Output = Result<()>> + Send;
 
     /// Errors that mean "the database aborted this transaction for a
     /// conflict with another one; run it again".
-    fn is_conflict(err: &sqlx::Error) -> bool;
+    fn is_conflict(err: &CoreError) -> bool;
 }

@@ -1,6 +1,6 @@
 //! Group commit. SQLite has one writer, and with `synchronous = FULL`
 //! each commit waits for the disk. So the write transactions of all
-//! requests run on one task, the committer, which puts many of them in
+//! requests run on one thread, the committer, which puts many of them in
 //! one database transaction: whatever arrives while a transaction runs or
 //! commits goes into the next one. Concurrent writers share one commit and
 //! one fsync, and each is answered only after the commit that holds its
@@ -17,22 +17,28 @@
 //!   [`MAX_BODIES`], or when it has been open for [`MAX_OPEN`]. A bulk
 //!   change therefore delays the writes behind it by its own length and
 //!   one commit, not by a batch of its kind.
+//! - Bodies are the store's async write code, but on SQLite every
+//!   statement runs synchronously (`conn.rs`), so a body is done the first
+//!   time it is polled: the committer runs it in place, on its own thread,
+//!   and the requests' threads never wait for the disk.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sqlx::{Pool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
 
-use super::{Db, Engine};
+use super::conn::{self, Role};
 use crate::error::{CoreError, Result};
 use crate::ids::TenantId;
-use crate::sql::{Backend, Work};
+use crate::sql::Work;
 
 /// Bodies in one transaction, at most.
 const MAX_BODIES: usize = 128;
@@ -40,21 +46,16 @@ const MAX_BODIES: usize = 128;
 /// How long a transaction keeps taking bodies after it began.
 const MAX_OPEN: Duration = Duration::from_millis(10);
 
-type Tx = Transaction<'static, Db>;
-
 /// Answers a body's caller once its transaction's fate is known: `None`
 /// when it committed, the reason when it did not.
-type Answer = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
+type Answer = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 
-/// A body, type-erased. Given the transaction it runs and returns the
-/// answer owed after the commit, or `None` once it has answered its
-/// failure itself. Given the error that kept a transaction from starting,
-/// it answers that.
+/// A body, type-erased. Given the connection inside the transaction, it
+/// runs and returns the answer owed after the commit, or `None` once it
+/// has answered its failure itself. Given the error that kept a
+/// transaction from starting, it answers that.
 type Body = Box<
-    dyn for<'c> FnOnce(
-            std::result::Result<&'c mut Tx, &'c sqlx::Error>,
-        ) -> BoxFuture<'c, Option<Answer>>
-        + Send,
+    dyn FnOnce(std::result::Result<&mut Connection, &rusqlite::Error>) -> Option<Answer> + Send,
 >;
 
 struct Job {
@@ -66,7 +67,7 @@ struct Job {
 /// committer. The committer stops once every handle is gone.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
     commits: Arc<Commits>,
 }
 
@@ -80,20 +81,22 @@ pub(crate) struct Commits {
 }
 
 impl Writer {
-    /// Starts the committer on `pool`, the single-connection writer pool.
-    pub(crate) fn start(pool: Pool<Db>) -> Writer {
-        let (jobs, arrivals) = mpsc::unbounded_channel();
+    /// Starts the committer on the writer connection `conn` to the file
+    /// at `path` (reopened if it breaks).
+    pub(crate) fn start(conn: Connection, path: PathBuf) -> std::io::Result<Writer> {
+        let (jobs, arrivals) = mpsc::channel();
         let commits = Arc::new(Commits::default());
-        tokio::spawn(
-            Committer {
-                pool,
-                arrivals,
-                turns: Turns::default(),
-                commits: commits.clone(),
-            }
-            .run(),
-        );
-        Writer { jobs, commits }
+        let committer = Committer {
+            conn,
+            path,
+            arrivals,
+            turns: Turns::default(),
+            commits: commits.clone(),
+        };
+        std::thread::Builder::new()
+            .name("sqlite-commit".into())
+            .spawn(move || committer.run())?;
+        Ok(Writer { jobs, commits })
     }
 
     /// What has been committed so far.
@@ -107,28 +110,26 @@ impl Writer {
     pub(crate) async fn transact<T: Send + 'static>(
         &self,
         tenant: Option<&TenantId>,
-        work: Work<Db, T>,
+        work: Work<Connection, T>,
     ) -> Result<T> {
         let (answer, answered) = oneshot::channel();
-        let body: Body = Box::new(move |tx| {
-            Box::pin(async move {
-                let outcome = match tx {
-                    Ok(tx) => work(tx).await,
-                    Err(e) => Err(not_committed(e)),
-                };
-                match outcome {
-                    Ok(value) => Some(Box::new(move |failed: Option<&sqlx::Error>| {
-                        let _ = answer.send(match failed {
-                            None => Ok(value),
-                            Some(e) => Err(not_committed(e)),
-                        });
-                    }) as Answer),
-                    Err(e) => {
-                        let _ = answer.send(Err(e));
-                        None
-                    }
+        let body: Body = Box::new(move |conn| {
+            let outcome = match conn {
+                Ok(conn) => done(work(conn)),
+                Err(e) => Err(not_committed(e)),
+            };
+            match outcome {
+                Ok(value) => Some(Box::new(move |failed: Option<&rusqlite::Error>| {
+                    let _ = answer.send(match failed {
+                        None => Ok(value),
+                        Some(e) => Err(not_committed(e)),
+                    });
+                }) as Answer),
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                    None
                 }
-            })
+            }
         });
         let job = Job {
             tenant: tenant.cloned(),
@@ -140,9 +141,20 @@ impl Writer {
     }
 }
 
+/// The outcome of a body whose statements all ran synchronously: ready at
+/// the first poll.
+fn done<T>(mut body: BoxFuture<'_, Result<T>>) -> Result<T> {
+    match body.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => Err(CoreError::Internal(
+            "a write transaction waited for something other than SQLite".into(),
+        )),
+    }
+}
+
 /// A transaction that did not commit, as its bodies' callers see it: the
 /// database is unavailable for now (503 with Retry-After).
-fn not_committed(e: &sqlx::Error) -> CoreError {
+fn not_committed(e: &rusqlite::Error) -> CoreError {
     CoreError::Unavailable(format!("the write transaction did not commit: {e}").into())
 }
 
@@ -151,8 +163,9 @@ fn lost() -> CoreError {
 }
 
 struct Committer {
-    pool: Pool<Db>,
-    arrivals: mpsc::UnboundedReceiver<Job>,
+    conn: Connection,
+    path: PathBuf,
+    arrivals: mpsc::Receiver<Job>,
     turns: Turns,
     commits: Arc<Commits>,
 }
@@ -165,22 +178,19 @@ enum Filled {
     Empty,
     /// The database rolled the transaction back by itself (a full disk, an
     /// I/O error): these bodies' work is gone.
-    Broken(Vec<Answer>, sqlx::Error),
+    Broken(Vec<Answer>, rusqlite::Error),
 }
 
 impl Committer {
-    async fn run(mut self) {
-        while self.wait().await {
-            let mut tx = match Engine::begin_write(&self.pool).await {
-                Ok(tx) => tx,
-                Err(e) => {
-                    self.refuse_waiting(&e).await;
-                    continue;
-                }
-            };
-            match self.fill(&mut tx).await {
+    fn run(mut self) {
+        while self.wait() {
+            if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                self.refuse_waiting(&e);
+                continue;
+            }
+            match self.fill() {
                 Filled::Commit(owed) => {
-                    let failed = tx.commit().await.err();
+                    let failed = self.conn.execute_batch("COMMIT").err();
                     if failed.is_none() {
                         self.commits.transactions.fetch_add(1, Ordering::Relaxed);
                         let bodies = u64::try_from(owed.len()).unwrap_or(u64::MAX);
@@ -190,28 +200,42 @@ impl Committer {
                         answer(failed.as_ref());
                     }
                 }
-                Filled::Empty => {
-                    let _ = tx.rollback().await;
-                }
+                Filled::Empty => {}
                 Filled::Broken(owed, e) => {
-                    // Dropping the transaction queues its rollback; the
-                    // pool closes the connection if that fails too.
-                    drop(tx);
                     for answer in owed {
                         answer(Some(&e));
                     }
                 }
+            }
+            self.end_transaction();
+        }
+    }
+
+    /// Leaves the connection outside any transaction: rolls back what did
+    /// not commit. If SQLite cannot (it rolled back on its own after a full
+    /// disk or an I/O error and is in a state it will not leave), the
+    /// connection is replaced by a fresh one, so writes resume once the
+    /// fault is gone.
+    fn end_transaction(&mut self) {
+        if self.conn.is_autocommit() {
+            return;
+        }
+        let _ = self.conn.execute_batch("ROLLBACK");
+        if !self.conn.is_autocommit() {
+            match conn::open(&self.path, Role::Write) {
+                Ok(fresh) => self.conn = fresh,
+                Err(e) => tracing::warn!(error = %e, "could not reopen the SQLite writer"),
             }
         }
     }
 
     /// Waits until a body is queued; false once every [`Writer`] is gone
     /// and nothing is queued.
-    async fn wait(&mut self) -> bool {
+    fn wait(&mut self) -> bool {
         if self.turns.is_empty() {
-            match self.arrivals.recv().await {
-                Some(job) => self.turns.push(job),
-                None => return false,
+            match self.arrivals.recv() {
+                Ok(job) => self.turns.push(job),
+                Err(_) => return false,
             }
         }
         true
@@ -226,35 +250,35 @@ impl Committer {
     /// No transaction could begin (the database is locked by another
     /// process past the busy timeout, or gone): every body waiting now
     /// is answered with why.
-    async fn refuse_waiting(&mut self, e: &sqlx::Error) {
+    fn refuse_waiting(&mut self, e: &rusqlite::Error) {
         self.take_arrivals();
         while let Some(job) = self.turns.pop() {
-            (job.body)(Err(e)).await;
+            (job.body)(Err(e));
         }
     }
 
-    async fn fill(&mut self, tx: &mut Tx) -> Filled {
+    fn fill(&mut self) -> Filled {
         let opened = Instant::now();
         let mut owed = Vec::new();
         while owed.len() < MAX_BODIES && opened.elapsed() < MAX_OPEN {
             self.take_arrivals();
             let Some(job) = self.turns.pop() else { break };
             if owed.is_empty() {
-                match run(job.body, tx).await {
+                match run(job.body, &mut self.conn) {
                     Some(answer) => owed.push(answer),
                     None => return Filled::Empty,
                 }
                 continue;
             }
-            if let Err(e) = execute(tx, "SAVEPOINT body").await {
-                (job.body)(Err(&e)).await;
+            if let Err(e) = self.conn.execute_batch("SAVEPOINT body") {
+                (job.body)(Err(&e));
                 return Filled::Broken(owed, e);
             }
-            let (done, end) = match run(job.body, tx).await {
+            let (done, end) = match run(job.body, &mut self.conn) {
                 Some(answer) => (Some(answer), "RELEASE body"),
                 None => (None, "ROLLBACK TO body; RELEASE body"),
             };
-            if let Err(e) = execute(tx, end).await {
+            if let Err(e) = self.conn.execute_batch(end) {
                 if let Some(answer) = done {
                     answer(Some(&e));
                 }
@@ -268,15 +292,8 @@ impl Committer {
 
 /// Runs a body; a panic counts as its failure (its caller, whose answer
 /// was dropped with it, sees an internal error).
-async fn run(body: Body, tx: &mut Tx) -> Option<Answer> {
-    AssertUnwindSafe(body(Ok(tx)))
-        .catch_unwind()
-        .await
-        .unwrap_or(None)
-}
-
-async fn execute(tx: &mut Tx, sql: &'static str) -> std::result::Result<(), sqlx::Error> {
-    sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop)
+fn run(body: Body, conn: &mut Connection) -> Option<Answer> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| body(Ok(conn)))).unwrap_or(None)
 }
 
 /// Queued bodies by tenant, served in turns: one body of each tenant that
@@ -318,7 +335,7 @@ mod tests {
     use super::*;
 
     fn job(tenant: &str) -> Job {
-        let body: Body = Box::new(|_| Box::pin(async { None }));
+        let body: Body = Box::new(|_| None);
         let tenant = (!tenant.is_empty()).then(|| TenantId::from(tenant.to_owned()));
         Job { tenant, body }
     }

@@ -16,16 +16,17 @@ impl Administration for SqlStore {
             Box::pin(async move {
                 let tenant = &created;
                 let (name, region) = (&tenant.name, tenant.region.as_deref());
-                sqlx::query(
+                execute(
+                    tx,
                     "INSERT INTO tenants (id, name, region, created) VALUES ($1, $2, $3, $4)",
+                    &[
+                        tenant.id.as_str().into(),
+                        name.into(),
+                        region.into(),
+                        tenant.created.into(),
+                    ],
                 )
-                .bind(tenant.id.as_str())
-                .bind(name)
-                .bind(region)
-                .bind(tenant.created)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 record(
                     tx,
                     &tenant.id,
@@ -72,15 +73,16 @@ impl Administration for SqlStore {
             Box::pin(async move {
                 let (tenant, name, parent) = (&owned.0, owned.1.as_str(), owned.2.as_ref());
                 if let Some(parent) = parent {
-                    let found: Option<String> = sqlx::query_scalar(
+                    let found = query(
+                        tx,
                         "SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2",
+                        &[parent.as_str().into(), tenant.as_str().into()],
+                        |_| Ok(()),
                     )
-                    .bind(parent.as_str())
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(db)?;
-                    found.ok_or(CoreError::NotFound("parent subaccount"))?;
+                    .await?;
+                    found
+                        .first()
+                        .ok_or(CoreError::NotFound("parent subaccount"))?;
                 }
                 let sub = Subaccount {
                     id: SubaccountId::generate(),
@@ -89,18 +91,19 @@ impl Administration for SqlStore {
                     name: name.to_owned(),
                     created: now(),
                 };
-                sqlx::query(
+                execute(
+                    tx,
                     "INSERT INTO subaccounts (id, tenant_id, parent_id, name, created) \
              VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        sub.id.as_str().into(),
+                        tenant.as_str().into(),
+                        parent.map(SubaccountId::as_str).into(),
+                        name.into(),
+                        sub.created.into(),
+                    ],
                 )
-                .bind(sub.id.as_str())
-                .bind(tenant.as_str())
-                .bind(parent.map(SubaccountId::as_str))
-                .bind(name)
-                .bind(sub.created)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 record(
                     tx,
                     tenant,
@@ -145,20 +148,10 @@ impl Administration for SqlStore {
                         version: 1,
                     },
                 };
-                sqlx::query(
-            "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, display_name_ci, \
+                execute(tx, "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, display_name_ci, \
              external_id, created, last_modified, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
-        )
-        .bind(created.id.as_str())
-        .bind(tenant.as_str())
-        .bind(created.subaccount_id.as_ref().map(SubaccountId::as_str))
-        .bind(created.display_name.as_str())
-        .bind(created.display_name.to_lowercase())
-        .bind(created.external_id.as_deref())
-        .bind(at)
-        .execute(&mut **tx)
-        .await
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)", &[created.id.as_str().into(), tenant.as_str().into(), created.subaccount_id.as_ref().map(SubaccountId::as_str).into(), created.display_name.as_str().into(), created.display_name.to_lowercase().into(), created.external_id.as_deref().into(), at.into()])
+.await
         .map_err(|e| external_id_clash(e, created.external_id.as_deref()))?;
                 record(
                     tx,
@@ -204,18 +197,19 @@ impl Administration for SqlStore {
         self.transact(Some(tenant), move |tx| {
             Box::pin(async move {
                 let (key, tenant, label) = (&issued, &issued.tenant_id, issued.label.as_deref());
-                sqlx::query(
+                execute(
+                    tx,
                     "INSERT INTO api_keys (id, tenant_id, label, secret_hash, created) \
              VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        key.id.as_str().into(),
+                        tenant.as_str().into(),
+                        label.into(),
+                        hash.into(),
+                        key.created.into(),
+                    ],
                 )
-                .bind(key.id.as_str())
-                .bind(tenant.as_str())
-                .bind(label)
-                .bind(hash)
-                .bind(key.created)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 record(
                     tx,
                     tenant,
@@ -245,17 +239,16 @@ impl Administration for SqlStore {
         let id = id.clone();
         self.transact(None, move |tx| {
             Box::pin(async move {
-                let row = sqlx::query(
+                let key = query(
+                    tx,
                     "UPDATE api_keys SET revoked = COALESCE(revoked, $1) WHERE id = $2 \
-             RETURNING id, tenant_id, label, created, revoked",
+                     RETURNING id, tenant_id, label, created, revoked",
+                    &[now().into(), id.as_str().into()],
+                    |r| api_key_from_row(r),
                 )
-                .bind(now())
-                .bind(id.as_str())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db)?
+                .await?
+                .pop()
                 .ok_or(CoreError::NotFound("API key"))?;
-                let key = api_key_from_row(&row)?;
                 record(tx, &key.tenant_id, "apikey.revoked", id.as_str(), json!({})).await?;
                 Ok(key)
             })

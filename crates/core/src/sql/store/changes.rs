@@ -11,7 +11,6 @@ use scimitar_proto::ScimError;
 use scimitar_proto::patch::MemberOp;
 use scimitar_proto::resource::{Phone, UserAttributes};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::*;
 use crate::error::{CoreError, Result};
@@ -26,17 +25,19 @@ impl SqlStore {
     /// every user of the tenant for each chunk.
     async fn check_users_exist(tx: &mut Tx, tenant: &TenantId, ids: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Builder::new("SELECT id, tenant_id FROM users WHERE");
-            push_in(&mut q, "id", chunk.iter().map(String::as_str));
-            let found: HashSet<String> = q
-                .build_query_as::<(String, String)>()
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?
-                .into_iter()
-                .filter(|(_, owner)| owner == tenant.as_str())
-                .map(|(id, _)| id)
-                .collect();
+            let sql = format!(
+                "SELECT id, tenant_id FROM users WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let params: Vec<Param> = chunk.iter().map(|id| id.as_str().into()).collect();
+            let found: HashSet<String> = query(tx, &sql, &params, |r| {
+                Ok((r.text("id")?, r.text("tenant_id")?))
+            })
+            .await?
+            .into_iter()
+            .filter(|(_, owner)| owner == tenant.as_str())
+            .map(|(id, _)| id)
+            .collect();
             if let Some(missing) = chunk.iter().find(|id| !found.contains(*id)) {
                 return Err(CoreError::Rejected(ScimError::invalid_value(format!(
                     "members: '{missing}' is not the id of a user of this tenant; no change \
@@ -59,13 +60,14 @@ impl SqlStore {
         ids.sort_unstable();
         let at = now();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Builder::new(format!(
-                "UPDATE {} SET version = version + 1, last_modified = ",
-                resource.table()
-            ));
-            q.push_bind(at).push(" WHERE");
-            push_in(&mut q, "id", chunk.iter().map(|id| id.as_str()));
-            q.build().execute(&mut **tx).await.map_err(db)?;
+            let sql = format!(
+                "UPDATE {} SET version = version + 1, last_modified = $1 WHERE id IN ({})",
+                resource.table(),
+                placeholders(2, chunk.len())
+            );
+            let mut params = vec![Param::from(at)];
+            params.extend(chunk.iter().map(|id| Param::from(id.as_str())));
+            execute(tx, &sql, &params).await?;
         }
         Ok(())
     }
@@ -80,27 +82,34 @@ impl SqlStore {
         Self::check_users_exist(tx, tenant, ids).await?;
         let mut added = Vec::new();
         for chunk in ids.chunks(CHUNK / 3) {
-            let mut q = Builder::new("INSERT INTO memberships (group_id, tenant_id, user_id) ");
-            q.push_values(chunk, |mut row, id| {
-                row.push_bind(group.as_str().to_owned())
-                    .push_bind(tenant.as_str().to_owned())
-                    .push_bind(id.clone());
-            });
-            q.push(" ON CONFLICT DO NOTHING RETURNING user_id");
-            let inserted = q.build_query_scalar::<String>().fetch_all(&mut **tx);
-            let inserted = inserted.await.map_err(|e| {
-                // The users were there a moment ago: one was deprovisioned
-                // by a concurrent transaction (PostgreSQL; SQLite has one
-                // writer). It is no user of the tenant any more.
-                if is_foreign_key_violation(&e) {
-                    CoreError::Rejected(ScimError::invalid_value(
+            let sql = format!(
+                "INSERT INTO memberships (group_id, tenant_id, user_id) VALUES {} \
+                 ON CONFLICT DO NOTHING RETURNING user_id",
+                value_rows(1, 3, chunk.len())
+            );
+            let params: Vec<Param> = chunk
+                .iter()
+                .flat_map(|id| {
+                    [
+                        group.as_str().into(),
+                        tenant.as_str().into(),
+                        id.as_str().into(),
+                    ]
+                })
+                .collect();
+            let inserted = query(tx, &sql, &params, |r| r.text("user_id"))
+                .await
+                .map_err(|e| match e {
+                    // The users were there a moment ago: one was
+                    // deprovisioned by a concurrent transaction
+                    // (PostgreSQL; SQLite has one writer). It is no user
+                    // of the tenant any more.
+                    SqlError::ForeignKey(_) => CoreError::Rejected(ScimError::invalid_value(
                         "members: a user named in this change was deprovisioned while it was \
                          applied; no change was applied",
-                    ))
-                } else {
-                    db(e)
-                }
-            })?;
+                    )),
+                    other => other.into(),
+                })?;
             added.extend(inserted);
         }
         Ok(added)
@@ -110,11 +119,14 @@ impl SqlStore {
     async fn remove_members(tx: &mut Tx, group: &GroupId, ids: &[String]) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Builder::new("DELETE FROM memberships WHERE group_id = ");
-            q.push_bind(group.as_str().to_owned()).push(" AND");
-            push_in(&mut q, "user_id", chunk.iter().map(String::as_str)).push(" RETURNING user_id");
-            let gone = q.build_query_scalar::<String>().fetch_all(&mut **tx);
-            removed.extend(gone.await.map_err(db)?);
+            let sql = format!(
+                "DELETE FROM memberships WHERE group_id = $1 AND user_id IN ({}) \
+                 RETURNING user_id",
+                placeholders(2, chunk.len())
+            );
+            let mut params = vec![Param::from(group.as_str())];
+            params.extend(chunk.iter().map(|id| Param::from(id.as_str())));
+            removed.extend(query(tx, &sql, &params, |r| r.text("user_id")).await?);
         }
         Ok(removed)
     }
@@ -140,13 +152,13 @@ impl SqlStore {
                 MemberOp::Replace(ids) => {
                     let ids = dedup(ids);
                     Self::check_users_exist(tx, tenant, &ids).await?;
-                    let gone: Vec<String> = sqlx::query_scalar(
+                    let gone = query(
+                        tx,
                         "DELETE FROM memberships WHERE group_id = $1 RETURNING user_id",
+                        &[group.as_str().into()],
+                        |r| r.text("user_id"),
                     )
-                    .bind(group.as_str())
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
                     let back = Self::add_members(tx, tenant, group, &ids).await?;
                     let kept: HashSet<&String> = gone.iter().collect();
                     let fresh: HashSet<&String> = ids.iter().collect();
@@ -192,12 +204,13 @@ impl SqlStore {
             USER_ATTR_COLUMNS.join(", "),
             placeholders(4, USER_ATTR_COLUMNS.len())
         );
-        let q = sqlx::query(AssertSqlSafe(sql))
-            .bind(user.id.as_str())
-            .bind(user.tenant_id.as_str())
-            .bind(user.stamp.created);
-        bind_user_attrs(q, &user.attrs)
-            .execute(&mut **tx)
+        let mut params = vec![
+            Param::from(user.id.as_str()),
+            user.tenant_id.as_str().into(),
+            user.stamp.created.into(),
+        ];
+        params.extend(user_attr_params(&user.attrs));
+        execute(tx, &sql, &params)
             .await
             .map_err(|e| user_name_clash(e, &user.attrs.user_name))?;
         record(
@@ -236,18 +249,21 @@ impl SqlStore {
         expected_version: Option<i64>,
     ) -> Result<()> {
         bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
-        let row = sqlx::query("SELECT phone, phone_type FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db)?;
-        let stored = row
-            .try_get::<Option<String>, _>("phone")
-            .map_err(db)?
-            .map(|value| Phone {
-                value,
-                kind: row.try_get("phone_type").ok().flatten(),
-            });
+        let stored = query(
+            tx,
+            "SELECT phone, phone_type FROM users WHERE id = $1",
+            &[id.as_str().into()],
+            |r| {
+                Ok(r.opt_text("phone")?.map(|value| Phone {
+                    value,
+                    kind: r.opt_text("phone_type").ok().flatten(),
+                }))
+            },
+        )
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
         attrs.phone =
             rules::phone_after_change(stored, attrs.phone).map_err(CoreError::Rejected)?;
         let sets = USER_ATTR_COLUMNS
@@ -257,8 +273,9 @@ impl SqlStore {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("UPDATE users SET {sets} WHERE id = $1");
-        bind_user_attrs(sqlx::query(AssertSqlSafe(sql)).bind(id.as_str()), &attrs)
-            .execute(&mut **tx)
+        let mut params = vec![Param::from(id.as_str())];
+        params.extend(user_attr_params(&attrs));
+        execute(tx, &sql, &params)
             .await
             .map_err(|e| user_name_clash(e, &attrs.user_name))?;
         record(
@@ -297,39 +314,42 @@ impl SqlStore {
         // Rows are locked groups first, then users, in every transaction
         // that takes both (a group change bumps its group, then its
         // members): so the user's groups are bumped before the user.
-        let groups: Vec<String> = sqlx::query_scalar(
+        let groups = query(
+            tx,
             "SELECT group_id FROM memberships WHERE user_id = $1 AND tenant_id = $2",
+            &[id.as_str().into(), tenant.as_str().into()],
+            |r| r.text("group_id"),
         )
-        .bind(id.as_str())
-        .bind(tenant.as_str())
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db)?;
+        .await?;
         Self::touch(tx, Resource::Group, &groups).await?;
         bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
-        let gone: Vec<String> =
-            sqlx::query_scalar("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
-                .bind(id.as_str())
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?;
+        let gone = query(
+            tx,
+            "DELETE FROM memberships WHERE user_id = $1 RETURNING group_id",
+            &[id.as_str().into()],
+            |r| r.text("group_id"),
+        )
+        .await?;
         // A membership that appeared in between (PostgreSQL).
         let seen: HashSet<&String> = groups.iter().collect();
         let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
         Self::touch(tx, Resource::Group, &late).await?;
         let groups = gone;
-        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        let user_name: String =
-            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING user_name")
-                .bind(id.as_str())
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db)?;
+        let sessions = execute(
+            tx,
+            "DELETE FROM sessions WHERE user_id = $1",
+            &[id.as_str().into()],
+        )
+        .await?;
+        let user_name = query(
+            tx,
+            "DELETE FROM users WHERE id = $1 RETURNING user_name",
+            &[id.as_str().into()],
+            |r| r.text("user_name"),
+        )
+        .await?
+        .pop()
+        .ok_or(CoreError::NotFound("user"))?;
         record(
             tx,
             tenant,
@@ -437,26 +457,25 @@ impl SqlStore {
     ) -> Result<()> {
         bump(tx, Resource::Group, tenant, id.as_str(), expected_version).await?;
         // Its members' `groups` lose it.
-        sqlx::query(
+        execute(
+            tx,
             "UPDATE users SET version = version + 1, last_modified = $1 \
              WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $2)",
+            &[now().into(), id.as_str().into()],
         )
-        .bind(now())
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-        let members = sqlx::query("DELETE FROM memberships WHERE group_id = $1")
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        sqlx::query("DELETE FROM groups WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
+        .await?;
+        let members = execute(
+            tx,
+            "DELETE FROM memberships WHERE group_id = $1",
+            &[id.as_str().into()],
+        )
+        .await?;
+        execute(
+            tx,
+            "DELETE FROM groups WHERE id = $1",
+            &[id.as_str().into()],
+        )
+        .await?;
         record(
             tx,
             tenant,
@@ -495,12 +514,15 @@ impl SqlStore {
         bump(tx, Resource::Group, tenant, id.as_str(), None).await?;
         if let Some(sub) = &change.subaccount_id {
             check_subaccount(tx, tenant, sub.as_ref()).await?;
-            sqlx::query("UPDATE groups SET subaccount_id = $1 WHERE id = $2")
-                .bind(sub.as_ref().map(SubaccountId::as_str))
-                .bind(id.as_str())
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+            execute(
+                tx,
+                "UPDATE groups SET subaccount_id = $1 WHERE id = $2",
+                &[
+                    sub.as_ref().map(SubaccountId::as_str).into(),
+                    id.as_str().into(),
+                ],
+            )
+            .await?;
         }
         update_group_attrs(
             tx,

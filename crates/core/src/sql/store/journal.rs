@@ -11,13 +11,15 @@ impl Sessions for SqlStore {
         self.transact(None, move |tx| {
             Box::pin(async move {
                 let user = &user;
-                let tenant: String =
-                    sqlx::query_scalar("SELECT tenant_id FROM users WHERE id = $1")
-                        .bind(user.as_str())
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err(db)?
-                        .ok_or(CoreError::NotFound("user"))?;
+                let tenant = query(
+                    tx,
+                    "SELECT tenant_id FROM users WHERE id = $1",
+                    &[user.as_str().into()],
+                    |r| r.text("tenant_id"),
+                )
+                .await?
+                .pop()
+                .ok_or(CoreError::NotFound("user"))?;
                 let token = rules::generate_secret("sess_");
                 let created = now();
                 let session = Session {
@@ -27,19 +29,20 @@ impl Sessions for SqlStore {
                     created,
                     expires: created.saturating_add(ttl_secs.saturating_mul(1_000_000)),
                 };
-                sqlx::query(
+                execute(
+                    tx,
                     "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created, expires) \
              VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        session.id.as_str().into(),
+                        session.tenant_id.as_str().into(),
+                        user.as_str().into(),
+                        rules::hash_secret(&token).into(),
+                        session.created.into(),
+                        session.expires.into(),
+                    ],
                 )
-                .bind(session.id.as_str())
-                .bind(session.tenant_id.as_str())
-                .bind(user.as_str())
-                .bind(rules::hash_secret(&token))
-                .bind(session.created)
-                .bind(session.expires)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 Ok((session, token))
             })
         })
@@ -62,12 +65,12 @@ impl Sessions for SqlStore {
         let deleted = self
             .transact(None, move |tx| {
                 Box::pin(async move {
-                    let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                        .bind(hash)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(db)?
-                        .rows_affected();
+                    let deleted = execute(
+                        tx,
+                        "DELETE FROM sessions WHERE token_hash = $1",
+                        &[hash.into()],
+                    )
+                    .await?;
                     Ok(deleted)
                 })
             })
@@ -102,24 +105,32 @@ impl Journal for SqlStore {
         let entries = entries.to_vec();
         self.transact(None, move |tx| {
             Box::pin(async move {
-        for chunk in entries.chunks(CHUNK / COLUMNS) {
-            let mut q = Builder::new(
-                "INSERT INTO provisioning_log (tenant_id, time, request_id, method, path, status, \
-                 scim_type, detail, ignored) ",
-            );
-            q.push_values(chunk, |mut row, e| {
-                row.push_bind(e.tenant_id.as_str().to_owned())
-                    .push_bind(e.time)
-                    .push_bind(e.request_id.clone())
-                    .push_bind(e.method.clone())
-                    .push_bind(e.path.clone())
-                    .push_bind(i64::from(e.status))
-                    .push_bind(e.scim_type.clone())
-                    .push_bind(e.detail.clone())
-                    .push_bind((!e.ignored.is_empty()).then(|| json!(e.ignored).to_string()));
-            });
-            q.build().execute(&mut **tx).await.map_err(db)?;
-        }
+                for chunk in entries.chunks(CHUNK / COLUMNS) {
+                    let sql = format!(
+                        "INSERT INTO provisioning_log (tenant_id, time, request_id, method, \
+                         path, status, scim_type, detail, ignored) VALUES {}",
+                        value_rows(1, COLUMNS, chunk.len())
+                    );
+                    let params: Vec<Param> = chunk
+                        .iter()
+                        .flat_map(|e| {
+                            [
+                                e.tenant_id.as_str().into(),
+                                e.time.into(),
+                                e.request_id.as_str().into(),
+                                e.method.as_str().into(),
+                                e.path.as_str().into(),
+                                i64::from(e.status).into(),
+                                e.scim_type.as_deref().into(),
+                                e.detail.as_deref().into(),
+                                (!e.ignored.is_empty())
+                                    .then(|| json!(e.ignored).to_string())
+                                    .into(),
+                            ]
+                        })
+                        .collect();
+                    execute(tx, &sql, &params).await?;
+                }
                 Ok(())
             })
         })
@@ -138,13 +149,7 @@ impl Journal for SqlStore {
         );
         self.transact(None, move |tx| {
             Box::pin(async move {
-                let deleted = sqlx::query(AssertSqlSafe(sql))
-                    .bind(before)
-                    .bind(i64::from(limit))
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
+                let deleted = execute(tx, &sql, &[before.into(), i64::from(limit).into()]).await?;
                 Ok(deleted)
             })
         })

@@ -42,7 +42,6 @@ use futures_util::future::BoxFuture;
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{Name, Phone, UserAttributes};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Pool, Transaction};
 use subtle::ConstantTimeEq;
 
 use self::rows::*;
@@ -56,7 +55,7 @@ use crate::model::{
 };
 use crate::rules;
 use crate::sql::filter::{self, Resource};
-use crate::sql::{Backend, Fields, Param};
+use crate::sql::{Backend, Fields, Param, SqlError};
 use crate::store::{Administration, Directory, Expiring, Journal, Sessions, Store};
 
 #[path = "admin.rs"]
@@ -70,24 +69,20 @@ mod journal;
 #[path = "rows.rs"]
 mod rows;
 
-type Db = <Engine as Backend>::Db;
-type Query<'a> = sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments>;
-type Tx = Transaction<'static, Db>;
-type Builder = sqlx::QueryBuilder<Db>;
+type Tx = <Engine as Backend>::Tx;
+type Row<'r> = <Engine as Backend>::Row<'r>;
 
 /// Ids per statement in batched `IN (…)` lists and multi-row inserts: well
 /// under both backends' bind-parameter limits.
 const CHUNK: usize = 500;
 
-/// A store over one database. `read` and `write` may be the same pool;
-/// write transactions go through `writer`, which commits them (see
-/// [`SqlStore::transact`]). SCIM writes pass each tenant's [`TenantGate`]
+/// A store over one database. Reads run on `read`; write transactions go
+/// through `writer`, which commits them (see [`SqlStore::transact`]). SCIM writes pass each tenant's [`TenantGate`]
 /// first, so one tenant's burst never queues ahead of another tenant's
 /// write.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) read: <Engine as Backend>::Reads,
-    pub(super) write: Pool<Db>,
     pub(super) writer: super::Writer,
     pub(super) gate: Arc<TenantGate>,
 }
@@ -105,12 +100,20 @@ impl SqlStore {
     }
 }
 
-pub(super) fn db(err: sqlx::Error) -> CoreError {
-    if Engine::is_unavailable(&err) || Engine::is_conflict(&err) {
-        CoreError::Unavailable(Box::new(err))
-    } else {
-        CoreError::Internal(Box::new(err))
-    }
+/// Runs one statement in a write transaction and maps each row it
+/// returns.
+async fn query<T: Send>(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[Param<'_>],
+    decode: impl FnMut(&Row<'_>) -> Result<T> + Send,
+) -> Result<Vec<T>, SqlError> {
+    Engine::query(tx, sql, params, decode).await
+}
+
+/// Runs one statement in a write transaction; the rows it changed.
+async fn execute(tx: &mut Tx, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
+    Engine::execute(tx, sql, params).await
 }
 
 /// Attempts of a write transaction that the database aborted because of a
@@ -127,10 +130,7 @@ where
     let mut tries = 1;
     loop {
         match attempt().await {
-            Err(CoreError::Unavailable(e))
-                if e.downcast_ref().is_some_and(Engine::is_conflict)
-                    && tries < CONFLICT_ATTEMPTS =>
-            {
+            Err(e) if Engine::is_conflict(&e) && tries < CONFLICT_ATTEMPTS => {
                 tracing::debug!(error = %e, tries, "write transaction conflicted; retrying");
                 // Jitter, so the transactions that met do not meet again in
                 // lockstep.
@@ -143,19 +143,7 @@ where
     }
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_foreign_key_violation())
-}
-
-/// `$from, $from+1, …` for `n` values, for statements of a fixed shape;
-/// lists as long as the input are built with [`in_list`] or
-/// `QueryBuilder::push_values`.
+/// `$from, $from+1, …` for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
@@ -163,18 +151,13 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Appends ` {column} IN (…ids)` to a statement, every id bound.
-fn push_in<'q, 'a>(
-    q: &'q mut Builder,
-    column: &str,
-    ids: impl IntoIterator<Item = &'a str>,
-) -> &'q mut Builder {
-    q.push(format_args!(" {column} IN ("));
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(id.to_owned());
-    }
-    q.push(")")
+/// `($from, …), ($from + width, …), …`: the VALUES of a multi-row insert
+/// of `rows` rows of `width` columns.
+fn value_rows(from: usize, width: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(from + row * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Appends an event to the outbox, inside the change's transaction.
@@ -192,19 +175,20 @@ async fn record(
     resource_id: &str,
     payload: serde_json::Value,
 ) -> Result<()> {
-    Engine::lock_outbox(tx).await.map_err(db)?;
-    sqlx::query(
+    Engine::lock_outbox(tx).await?;
+    execute(
+        tx,
         "INSERT INTO events (tenant_id, kind, resource_id, payload, created) \
          VALUES ($1, $2, $3, $4, $5)",
+        &[
+            tenant.as_str().into(),
+            kind.into(),
+            resource_id.into(),
+            payload.to_string().into(),
+            now().into(),
+        ],
     )
-    .bind(tenant.as_str())
-    .bind(kind)
-    .bind(resource_id)
-    .bind(payload.to_string())
-    .bind(now())
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -222,14 +206,17 @@ async fn bump(
          WHERE id = $2 AND tenant_id = $3 RETURNING version",
         resource.table()
     );
-    let version: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(now())
-        .bind(id)
-        .bind(tenant.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db)?;
-    let before = version.ok_or(CoreError::NotFound(resource.name()))? - 1;
+    let version = query(
+        tx,
+        &sql,
+        &[now().into(), id.into(), tenant.as_str().into()],
+        |r| r.int("version"),
+    )
+    .await?;
+    let before = version
+        .first()
+        .ok_or(CoreError::NotFound(resource.name()))?
+        - 1;
     if expected.is_some_and(|v| v != before) {
         return Err(CoreError::VersionMismatch);
     }
@@ -405,24 +392,26 @@ async fn check_subaccount(
     subaccount: Option<&SubaccountId>,
 ) -> Result<()> {
     let Some(sub) = subaccount else { return Ok(()) };
-    let found: Option<String> =
-        sqlx::query_scalar("SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2")
-            .bind(sub.as_str())
-            .bind(tenant.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
-    found.map(|_| ()).ok_or(CoreError::NotFound("subaccount"))
+    let found = query(
+        tx,
+        "SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2",
+        &[sub.as_str().into(), tenant.as_str().into()],
+        |_| Ok(()),
+    )
+    .await?;
+    found
+        .first()
+        .ok_or(CoreError::NotFound("subaccount"))
+        .copied()
 }
 
-fn external_id_clash(err: sqlx::Error, external_id: Option<&str>) -> CoreError {
-    if is_unique_violation(&err) {
-        CoreError::Rejected(ScimError::uniqueness(format!(
+fn external_id_clash(err: SqlError, external_id: Option<&str>) -> CoreError {
+    match err {
+        SqlError::Unique(_) => CoreError::Rejected(ScimError::uniqueness(format!(
             "another group of this tenant already has externalId '{}'",
             external_id.unwrap_or_default()
-        )))
-    } else {
-        db(err)
+        ))),
+        other => other.into(),
     }
 }
 
@@ -433,44 +422,41 @@ async fn update_group_attrs(
     external_id: Option<&Option<String>>,
 ) -> Result<()> {
     if let Some(name) = display_name {
-        sqlx::query("UPDATE groups SET display_name = $1, display_name_ci = $2 WHERE id = $3")
-            .bind(name)
-            .bind(name.to_lowercase())
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
+        execute(
+            tx,
+            "UPDATE groups SET display_name = $1, display_name_ci = $2 WHERE id = $3",
+            &[name.into(), name.to_lowercase().into(), id.as_str().into()],
+        )
+        .await?;
     }
     if let Some(ext) = external_id {
-        sqlx::query("UPDATE groups SET external_id = $1 WHERE id = $2")
-            .bind(ext.as_deref())
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| external_id_clash(e, ext.as_deref()))?;
+        execute(
+            tx,
+            "UPDATE groups SET external_id = $1 WHERE id = $2",
+            &[ext.as_deref().into(), id.as_str().into()],
+        )
+        .await
+        .map_err(|e| external_id_clash(e, ext.as_deref()))?;
     }
     Ok(())
 }
 
-fn user_name_clash(err: sqlx::Error, user_name: &str) -> CoreError {
-    if is_unique_violation(&err) {
+fn user_name_clash(err: SqlError, user_name: &str) -> CoreError {
+    match err {
         // Never say where the name is taken: it may be another tenant.
-        CoreError::Rejected(ScimError::uniqueness(format!(
+        SqlError::Unique(_) => CoreError::Rejected(ScimError::uniqueness(format!(
             "userName '{user_name}' is already in use"
-        )))
-    } else {
-        db(err)
+        ))),
+        other => other.into(),
     }
 }
 
 #[async_trait]
 impl Store for SqlStore {
-    /// Reads, and begins (then rolls back) a write transaction: a writer
-    /// that cannot start one is not ready, whatever reads say.
+    /// Reads, and runs an empty write transaction: a writer that cannot
+    /// start one is not ready, whatever reads say.
     async fn ping(&self) -> Result<()> {
         self.select("SELECT 1", &[], |_| Ok(())).await?;
-        let tx = Engine::begin_write(&self.write).await.map_err(db)?;
-        tx.rollback().await.map_err(db)?;
-        Ok(())
+        self.transact(None, |_| Box::pin(async { Ok(()) })).await
     }
 }

@@ -12,7 +12,7 @@ pub(super) const USER_COLUMNS: &str = "r.id, r.tenant_id, r.user_name, r.display
      r.phone_type, r.external_id, r.created, r.last_modified, r.version";
 
 /// The user columns a client's attributes set, in the order
-/// [`bind_user_attrs`] binds them.
+/// [`user_attr_params`] gives their values.
 pub(super) const USER_ATTR_COLUMNS: [&str; 21] = [
     "user_name",
     "user_name_ci",
@@ -37,29 +37,32 @@ pub(super) const USER_ATTR_COLUMNS: [&str; 21] = [
     "external_id",
 ];
 
-pub(super) fn bind_user_attrs<'a>(q: Query<'a>, a: &'a UserAttributes) -> Query<'a> {
+pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLUMNS.len()] {
     let n = &a.name;
-    q.bind(a.user_name.as_str())
-        .bind(a.user_name.to_lowercase())
-        .bind(a.display_name.as_str())
-        .bind(a.display_name.to_lowercase())
-        .bind(n.formatted.as_deref())
-        .bind(lower(&n.formatted))
-        .bind(n.family_name.as_deref())
-        .bind(lower(&n.family_name))
-        .bind(n.given_name.as_deref())
-        .bind(lower(&n.given_name))
-        .bind(n.middle_name.as_deref())
-        .bind(lower(&n.middle_name))
-        .bind(n.honorific_prefix.as_deref())
-        .bind(lower(&n.honorific_prefix))
-        .bind(n.honorific_suffix.as_deref())
-        .bind(lower(&n.honorific_suffix))
-        .bind(a.title.as_deref())
-        .bind(lower(&a.title))
-        .bind(a.phone.as_ref().map(|p| p.value.as_str()))
-        .bind(a.phone.as_ref().and_then(|p| lower(&p.kind)))
-        .bind(a.external_id.as_deref())
+    let phone = a.phone.as_ref();
+    [
+        a.user_name.as_str().into(),
+        a.user_name.to_lowercase().into(),
+        a.display_name.as_str().into(),
+        a.display_name.to_lowercase().into(),
+        n.formatted.as_deref().into(),
+        lower(&n.formatted).into(),
+        n.family_name.as_deref().into(),
+        lower(&n.family_name).into(),
+        n.given_name.as_deref().into(),
+        lower(&n.given_name).into(),
+        n.middle_name.as_deref().into(),
+        lower(&n.middle_name).into(),
+        n.honorific_prefix.as_deref().into(),
+        lower(&n.honorific_prefix).into(),
+        n.honorific_suffix.as_deref().into(),
+        lower(&n.honorific_suffix).into(),
+        a.title.as_deref().into(),
+        lower(&a.title).into(),
+        phone.map(|p| p.value.as_str()).into(),
+        phone.and_then(|p| lower(&p.kind)).into(),
+        a.external_id.as_deref().into(),
+    ]
 }
 
 /// An id column, as the id type it holds.
