@@ -54,7 +54,7 @@ pub(super) fn rows<T>(
 ) -> Result<Vec<T>, SqlError> {
     tracing::debug!(target: "scimitar::sql", statement = sql);
     let mut statement = conn.prepare_cached(sql).map_err(failed)?;
-    bind(&mut statement, params)?;
+    bind(&mut statement, sql, params)?;
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(failed)? {
@@ -70,16 +70,26 @@ pub(super) fn execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Res
 }
 
 /// Binds each `$N` to `params[N - 1]`, wherever and however often the
-/// statement names it.
-fn bind(statement: &mut CachedStatement<'_>, params: &[Param<'_>]) -> Result<(), SqlError> {
+/// statement names it. SQLite numbers the distinct names in the order
+/// they first appear; that order is read from the text, once per run
+/// (asking SQLite for each parameter's name costs a scan of all of them,
+/// which a 500-row insert would pay 500 times).
+fn bind(
+    statement: &mut CachedStatement<'_>,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<(), SqlError> {
+    let order = placeholders_in_order(sql);
+    if order.len() != statement.parameter_count() {
+        return Err(ours(format!(
+            "a statement names {} values as $N, SQLite counts {}",
+            order.len(),
+            statement.parameter_count()
+        )));
+    }
     statement.clear_bindings();
-    for index in 1..=statement.parameter_count() {
-        let n = statement
-            .parameter_name(index)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| ours(format!("placeholder {index} of a statement is not $N")))?;
-        let value = match params.get(n - 1) {
+    for (index, n) in order.into_iter().enumerate() {
+        let value = match n.checked_sub(1).and_then(|i| params.get(i)) {
             Some(Param::Int(i)) => ValueRef::Integer(*i),
             Some(param) => param
                 .text()
@@ -87,10 +97,32 @@ fn bind(statement: &mut CachedStatement<'_>, params: &[Param<'_>]) -> Result<(),
             None => return Err(ours(format!("a statement has no value for ${n}"))),
         };
         statement
-            .raw_bind_parameter(index, ToSqlOutput::Borrowed(value))
+            .raw_bind_parameter(index + 1, ToSqlOutput::Borrowed(value))
             .map_err(failed)?;
     }
     Ok(())
+}
+
+/// The distinct `$N` of a statement, in the order they first appear (our
+/// statements hold no `$` in literals or comments).
+fn placeholders_in_order(sql: &str) -> Vec<usize> {
+    let mut order = Vec::new();
+    let mut seen: Vec<bool> = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse::<usize>() {
+            if seen.len() <= n {
+                seen.resize(n + 1, false);
+            }
+            if !std::mem::replace(&mut seen[n], true) {
+                order.push(n);
+            }
+        }
+        rest = &rest[digits..];
+    }
+    order
 }
 
 fn ours(message: String) -> SqlError {
@@ -133,6 +165,36 @@ pub(super) fn error(err: rusqlite::Error) -> CoreError {
         CoreError::Unavailable(Box::new(err))
     } else {
         CoreError::Internal(Box::new(err))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test")]
+mod tests {
+    use super::placeholders_in_order;
+
+    #[test]
+    fn placeholders_are_numbered_in_the_order_they_first_appear() {
+        assert_eq!(
+            placeholders_in_order("SELECT $2, $10 WHERE a = $1 AND b = $2 OR c = $10"),
+            [2, 10, 1]
+        );
+        assert_eq!(placeholders_in_order("SELECT 1"), Vec::<usize>::new());
+        assert_eq!(
+            placeholders_in_order("VALUES ($1, $2, $3, $3, 1, $4)"),
+            [1, 2, 3, 4]
+        );
+    }
+
+    /// What `bind` relies on: SQLite numbers `$N` by first appearance.
+    #[test]
+    fn sqlite_numbers_named_parameters_by_first_appearance() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let statement = conn.prepare("SELECT $2, $10, $1, $2").unwrap();
+        let names: Vec<_> = (1..=statement.parameter_count())
+            .map(|i| statement.parameter_name(i).unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["$2", "$10", "$1"]);
     }
 }
 

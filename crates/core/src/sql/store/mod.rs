@@ -2,13 +2,16 @@
 //!
 //! This folder is compiled once per backend, as a module of `sqlite` and of
 //! `postgres`, each of which names its `Engine`: the [`Backend`] contract
-//! (the sqlx database type, how a write transaction starts, which errors
-//! mean "try again later" or "run the transaction again", how event
-//! sequence numbers are kept in commit order). So there is one
-//! implementation of every rule, type-checked against each backend's
-//! concrete sqlx types (a version generic over `sqlx::Database` would
-//! repeat a dozen encode/decode bounds on every function), and no
-//! `if sqlite` anywhere.
+//! (how a statement runs, outside a write transaction and inside one, on
+//! that backend's driver — rusqlite for SQLite, sqlx for PostgreSQL —,
+//! which errors mean "run the transaction again", how event sequence
+//! numbers are kept in commit order). So there is one implementation of
+//! every rule, type-checked against each backend's concrete types, and no
+//! `if sqlite` anywhere. Statements name their values `$1`, `$2`, … and
+//! are given them as [`Param`]s; the row decoders in `rows.rs` read any
+//! driver's row through [`Fields`]. SQLite's rows borrow their statement,
+//! so a decoder is passed as `|r| user_from_row(r)`, a closure that
+//! PostgreSQL's rows would not need.
 //!
 //! - `mod.rs`: the store, errors, conflict retries, the event outbox and
 //!   the shared reads;
@@ -23,11 +26,6 @@
 //! (a deadlock between transactions on different rows, a serialisation
 //! failure) is retried here, inside the store, a few times before it
 //! becomes `Unavailable`: a client never sees a race as a 500.
-//!
-//! Reads go through [`Backend::select`]; the row decoders in `rows.rs` are
-//! generic over the driver's row ([`Fields`]). SQLite's rows borrow their
-//! statement, so a decoder is passed as `|r| user_from_row(r)`, a closure
-//! that PostgreSQL's rows would not need.
 
 #![allow(
     clippy::redundant_closure,
