@@ -14,9 +14,11 @@
 //!   whose turn it is, so one tenant's burst never queues ahead of another
 //!   tenant's single write.
 //! - A transaction stops taking bodies when none is waiting, when it holds
-//!   [`MAX_BODIES`], or when it has been open for [`MAX_OPEN`]. A bulk
-//!   change therefore delays the writes behind it by its own length and
-//!   one commit, not by a batch of its kind.
+//!   [`MAX_BODIES`], or when the next body is expected to outlast what is
+//!   left of [`MAX_OPEN`] (its tenant's last body took longer): that body
+//!   begins the next transaction. A bulk change therefore delays the
+//!   writes behind it by its own length and one commit, and the writes
+//!   ahead of it not at all.
 //! - Bodies are the store's async write code, but on SQLite every
 //!   statement runs synchronously (`conn.rs`), so a body is done the first
 //!   time it is polled: the committer runs it in place, on its own thread,
@@ -260,11 +262,21 @@ impl Committer {
     fn fill(&mut self) -> Filled {
         let opened = Instant::now();
         let mut owed = Vec::new();
-        while owed.len() < MAX_BODIES && opened.elapsed() < MAX_OPEN {
+        while owed.len() < MAX_BODIES {
             self.take_arrivals();
-            let Some(job) = self.turns.pop() else { break };
+            // A body expected to outlast what is left of MAX_OPEN starts
+            // the next transaction instead: the answers owed now do not
+            // wait for it.
+            let left = MAX_OPEN.saturating_sub(opened.elapsed());
+            let fits = |cost: Duration| owed.is_empty() || cost < left;
+            let Some(job) = self.turns.pop_if(fits) else {
+                break;
+            };
+            let started = Instant::now();
             if owed.is_empty() {
-                match run(job.body, &mut self.conn) {
+                let done = run(job.body, &mut self.conn);
+                self.turns.took(&job.tenant, started.elapsed());
+                match done {
                     Some(answer) => owed.push(answer),
                     None => return Filled::Empty,
                 }
@@ -278,6 +290,7 @@ impl Committer {
                 Some(answer) => (Some(answer), "RELEASE body"),
                 None => (None, "ROLLBACK TO body; RELEASE body"),
             };
+            self.turns.took(&job.tenant, started.elapsed());
             if let Err(e) = self.conn.execute_batch(end) {
                 if let Some(answer) = done {
                     answer(Some(&e));
@@ -297,36 +310,70 @@ fn run(body: Body, conn: &mut Connection) -> Option<Answer> {
 }
 
 /// Queued bodies by tenant, served in turns: one body of each tenant that
-/// has any, in the order the tenants arrived.
+/// has any, in the order the tenants arrived. A tenant just served goes
+/// to the back only at the next turn, after the tenants that arrived
+/// while its body ran: a tenant that starts writing waits for at most
+/// one body of each tenant already writing.
 #[derive(Default)]
 struct Turns {
-    queued: HashMap<Option<TenantId>, VecDeque<Body>>,
+    queued: HashMap<Option<TenantId>, Queue>,
     order: VecDeque<Option<TenantId>>,
+    /// The tenant served last, when it has more queued.
+    served: Option<Option<TenantId>>,
+}
+
+/// One tenant's queued bodies, and how long its last body took (the
+/// guess at the next one's cost), for as long as it has any queued.
+#[derive(Default)]
+struct Queue {
+    bodies: VecDeque<Body>,
+    cost: Duration,
 }
 
 impl Turns {
     fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.order.is_empty() && self.served.is_none()
     }
 
     fn push(&mut self, job: Job) {
         let queue = self.queued.entry(job.tenant.clone()).or_default();
-        if queue.is_empty() {
+        let waiting = !queue.bodies.is_empty();
+        queue.bodies.push_back(job.body);
+        if !waiting {
             self.order.push_back(job.tenant);
         }
-        queue.push_back(job.body);
     }
 
     fn pop(&mut self) -> Option<Job> {
+        self.pop_if(|_| true)
+    }
+
+    /// The next body in turn, if `fits` accepts its tenant's cost; it
+    /// stays first in turn otherwise.
+    fn pop_if(&mut self, fits: impl FnOnce(Duration) -> bool) -> Option<Job> {
+        if let Some(served) = self.served.take() {
+            self.order.push_back(served);
+        }
+        let tenant = self.order.front()?;
+        let queue = self.queued.get_mut(tenant)?;
+        if !fits(queue.cost) {
+            return None;
+        }
+        let body = queue.bodies.pop_front()?;
         let tenant = self.order.pop_front()?;
-        let queue = self.queued.get_mut(&tenant)?;
-        let body = queue.pop_front()?;
-        if queue.is_empty() {
+        if queue.bodies.is_empty() {
             self.queued.remove(&tenant);
         } else {
-            self.order.push_back(tenant.clone());
+            self.served = Some(tenant.clone());
         }
         Some(Job { tenant, body })
+    }
+
+    /// Remembers how long a body of `tenant` took.
+    fn took(&mut self, tenant: &Option<TenantId>, took: Duration) {
+        if let Some(queue) = self.queued.get_mut(tenant) {
+            queue.cost = took;
+        }
     }
 }
 
@@ -352,5 +399,49 @@ mod tests {
         }
         assert_eq!(served, ["a", "b", "", "a", "b", "a"]);
         assert!(turns.is_empty() && turns.queued.is_empty());
+    }
+
+    #[test]
+    fn a_tenant_that_starts_writing_goes_before_the_next_body_of_the_one_writing() {
+        let mut turns = Turns::default();
+        for tenant in ["a", "a", "a"] {
+            turns.push(job(tenant));
+        }
+        let first = turns.pop().and_then(|job| job.tenant);
+        assert_eq!(first.as_ref().map(TenantId::as_str), Some("a"));
+        // b arrives while a's first body runs.
+        turns.push(job("b"));
+        let mut served = Vec::new();
+        while let Some(job) = turns.pop() {
+            served.push(job.tenant.map_or(String::new(), String::from));
+        }
+        assert_eq!(served, ["b", "a", "a"]);
+        assert!(turns.is_empty() && turns.queued.is_empty());
+    }
+
+    #[test]
+    fn a_body_that_does_not_fit_stays_first_in_turn() {
+        let mut turns = Turns::default();
+        for tenant in ["a", "a", "b"] {
+            turns.push(job(tenant));
+        }
+        let a = Some(TenantId::from("a".to_owned()));
+        assert!(turns.pop_if(|_| true).is_some());
+        turns.took(&a, Duration::from_millis(70));
+        // b's turn; it has no cost yet.
+        let b = turns.pop_if(|cost| cost < Duration::from_millis(5));
+        assert_eq!(
+            b.and_then(|job| job.tenant).as_ref().map(TenantId::as_str),
+            Some("b")
+        );
+        // a's next body is expected to take 70 ms: not now, but next.
+        assert!(
+            turns
+                .pop_if(|cost| cost < Duration::from_millis(5))
+                .is_none()
+        );
+        let next = turns.pop_if(|_| true).and_then(|job| job.tenant);
+        assert_eq!(next.as_ref().map(TenantId::as_str), Some("a"));
+        assert!(turns.is_empty());
     }
 }
