@@ -87,14 +87,14 @@ impl Journal for SqlStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        self.select(
+        // The limit written out, not bound: see `SqlStore::list`.
+        let sql = format!(
             "SELECT seq, tenant_id, kind, resource_id, payload, created FROM events \
-             WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2) ORDER BY seq LIMIT $3",
-            &[
-                after_seq.into(),
-                tenant.map(TenantId::as_str).into(),
-                i64::from(limit).into(),
-            ],
+             WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2) ORDER BY seq LIMIT {limit}"
+        );
+        self.select(
+            &sql,
+            &[after_seq.into(), tenant.map(TenantId::as_str).into()],
             |r| event_from_row(r),
         )
         .await
@@ -164,12 +164,11 @@ impl Journal for SqlStore {
     }
 
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
-        self.select(
+        let sql = format!(
             "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored \
-             FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
-            &[tenant.as_str().into(), i64::from(limit).into()],
-            |r| log_from_row(r),
-        )
-        .await
+             FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT {limit}"
+        );
+        self.select(&sql, &[tenant.as_str().into()], |r| log_from_row(r))
+            .await
     }
 }

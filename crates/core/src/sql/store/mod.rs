@@ -324,18 +324,19 @@ impl SqlStore {
                 Some(col) => format!("{col} {dir}, r.id {dir}"),
                 None => "r.created ASC, r.id ASC".to_owned(),
             };
-            // The page is bound, not written into the statement, so every
-            // page of one query is one prepared statement.
-            let page = condition.binds.len() + 2;
+            // The offset is bound, so every page of one query is one
+            // prepared statement. The limit is written out: SQLite plans
+            // with it, and prepares a statement whose LIMIT is bound
+            // again on every run.
             let sql = format!(
                 "SELECT {columns} FROM {table} r WHERE r.tenant_id = $1 AND {} ORDER BY {order} \
-                 LIMIT ${page} OFFSET ${}",
+                 LIMIT {} OFFSET ${}",
                 condition.sql,
-                page + 1
+                query.limit,
+                condition.binds.len() + 2
             );
             let mut params = vec![Param::from(tenant.as_str())];
             params.extend(condition.binds.iter().map(Param::from));
-            params.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
             params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
             self.select(&sql, &params, &from_row).await?
         };
