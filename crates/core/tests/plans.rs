@@ -9,6 +9,10 @@
 //! walks all of one tenant's rows without stopping at a `LIMIT` in index
 //! order.
 //!
+//! On SQLite it also fails on a statement that SQLite prepares again on
+//! every run (a bound `LIMIT` does that), which would undo the statement
+//! cache.
+//!
 //! Its own test binary: the capture is a process-wide subscriber, which
 //! must not see the statements of other tests.
 
@@ -46,6 +50,10 @@ const TENANT_TABLES: [&str; 8] = [
 /// The statements sqlx reported executing, in order.
 static EXECUTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// The statements SQLite prepared again when they ran (a cached
+/// statement that is parsed again on every run).
+static REPREPARED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 struct Capture;
 
 impl<S: tracing::Subscriber> Layer<S> for Capture {
@@ -59,6 +67,13 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
         } else {
             sql.statement
         };
+        if sql.reprepared {
+            REPREPARED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text.trim().to_owned());
+            return;
+        }
         EXECUTED
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -70,9 +85,22 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
 struct Sql {
     statement: String,
     summary: String,
+    reprepared: bool,
 }
 
 impl Visit for Sql {
+    fn record_u64(&mut self, field: &Field, _: u64) {
+        if field.name() == "reprepared" {
+            self.reprepared = true;
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, _: i64) {
+        if field.name() == "reprepared" {
+            self.reprepared = true;
+        }
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "db.statement" | "statement" => value.clone_into(&mut self.statement),
@@ -426,6 +454,12 @@ async fn judge(kind: Kind) {
             "the capture saw a statement with {part}: {executed:#?}"
         );
     }
+    let reprepared: Vec<String> =
+        std::mem::take(&mut *REPREPARED.lock().unwrap_or_else(PoisonError::into_inner));
+    assert!(
+        reprepared.is_empty(),
+        "{kind:?}: statements prepared again on every run: {reprepared:#?}"
+    );
     let mut failures = Vec::new();
     for sql in &executed {
         let lines = plan(backend.url(), sql).await;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{CachedStatement, Connection, ErrorCode, OpenFlags};
+use rusqlite::{CachedStatement, Connection, ErrorCode, OpenFlags, StatementStatus};
 
 use crate::error::{CoreError, Result};
 use crate::sql::{Fields, Param, SqlError};
@@ -59,6 +59,13 @@ pub(super) fn rows<T>(
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(failed)? {
         out.push(decode(row)?);
+    }
+    drop(rows);
+    // A cached statement SQLite prepares again on every run costs a parse
+    // each time (a bound LIMIT does that): the plan test fails on it.
+    let again = statement.reset_status(StatementStatus::RePrepare);
+    if again > 0 {
+        tracing::debug!(target: "scimitar::sql", statement = sql, reprepared = again);
     }
     Ok(out)
 }
