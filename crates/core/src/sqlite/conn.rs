@@ -175,6 +175,24 @@ pub(super) fn error(err: rusqlite::Error) -> CoreError {
     }
 }
 
+impl Fields for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String> {
+        self.get(column).map_err(error)
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.get(column).map_err(error)
+    }
+
+    fn int(&self, column: &str) -> Result<i64> {
+        self.get(column).map_err(error)
+    }
+
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column).map_err(error)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a test")]
 mod tests {
@@ -202,23 +220,5 @@ mod tests {
             .map(|i| statement.parameter_name(i).unwrap().to_owned())
             .collect();
         assert_eq!(names, ["$2", "$10", "$1"]);
-    }
-}
-
-impl Fields for rusqlite::Row<'_> {
-    fn text(&self, column: &str) -> Result<String> {
-        self.get(column).map_err(error)
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        self.get(column).map_err(error)
-    }
-
-    fn int(&self, column: &str) -> Result<i64> {
-        self.get(column).map_err(error)
-    }
-
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        self.get(column).map_err(error)
     }
 }

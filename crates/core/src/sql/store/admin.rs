@@ -72,18 +72,7 @@ impl Administration for SqlStore {
         self.transact(Some(tenant), move |tx| {
             Box::pin(async move {
                 let (tenant, name, parent) = (&owned.0, owned.1.as_str(), owned.2.as_ref());
-                if let Some(parent) = parent {
-                    let found = query(
-                        tx,
-                        "SELECT id FROM subaccounts WHERE id = $1 AND tenant_id = $2",
-                        &[parent.as_str().into(), tenant.as_str().into()],
-                        |_| Ok(()),
-                    )
-                    .await?;
-                    found
-                        .first()
-                        .ok_or(CoreError::NotFound("parent subaccount"))?;
-                }
+                check_subaccount(tx, tenant, parent, "parent subaccount").await?;
                 let sub = Subaccount {
                     id: SubaccountId::generate(),
                     tenant_id: tenant.clone(),
@@ -134,7 +123,7 @@ impl Administration for SqlStore {
         self.transact(Some(tenant), move |tx| {
             Box::pin(async move {
                 let tenant = &owner;
-                check_subaccount(tx, tenant, group.subaccount_id.as_ref()).await?;
+                check_subaccount(tx, tenant, group.subaccount_id.as_ref(), "subaccount").await?;
                 let at = now();
                 let created = Group {
                     id: GroupId::generate(),

@@ -513,7 +513,7 @@ impl SqlStore {
     ) -> Result<()> {
         bump(tx, Resource::Group, tenant, id.as_str(), None).await?;
         if let Some(sub) = &change.subaccount_id {
-            check_subaccount(tx, tenant, sub.as_ref()).await?;
+            check_subaccount(tx, tenant, sub.as_ref(), "subaccount").await?;
             execute(
                 tx,
                 "UPDATE groups SET subaccount_id = $1 WHERE id = $2",

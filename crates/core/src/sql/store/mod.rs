@@ -385,10 +385,13 @@ impl SqlStore {
     }
 }
 
+/// Fails with "`what` not found" unless `subaccount` (when given) is one
+/// of `tenant`'s.
 async fn check_subaccount(
     tx: &mut Tx,
     tenant: &TenantId,
     subaccount: Option<&SubaccountId>,
+    what: &'static str,
 ) -> Result<()> {
     let Some(sub) = subaccount else { return Ok(()) };
     let found = query(
@@ -398,10 +401,7 @@ async fn check_subaccount(
         |_| Ok(()),
     )
     .await?;
-    found
-        .first()
-        .ok_or(CoreError::NotFound("subaccount"))
-        .copied()
+    found.first().ok_or(CoreError::NotFound(what)).copied()
 }
 
 fn external_id_clash(err: SqlError, external_id: Option<&str>) -> CoreError {
