@@ -137,11 +137,27 @@ impl Administration for SqlStore {
                         version: 1,
                     },
                 };
-                execute(tx, "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, display_name_ci, \
-             external_id, created, last_modified, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)", &[created.id.as_str().into(), tenant.as_str().into(), created.subaccount_id.as_ref().map(SubaccountId::as_str).into(), created.display_name.as_str().into(), created.display_name.to_lowercase().into(), created.external_id.as_deref().into(), at.into()])
-.await
-        .map_err(|e| external_id_clash(e, created.external_id.as_deref()))?;
+                execute(
+                    tx,
+                    "INSERT INTO groups (id, tenant_id, subaccount_id, display_name, \
+                     display_name_ci, external_id, created, last_modified, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+                    &[
+                        created.id.as_str().into(),
+                        tenant.as_str().into(),
+                        created
+                            .subaccount_id
+                            .as_ref()
+                            .map(SubaccountId::as_str)
+                            .into(),
+                        created.display_name.as_str().into(),
+                        created.display_name.to_lowercase().into(),
+                        created.external_id.as_deref().into(),
+                        at.into(),
+                    ],
+                )
+                .await
+                .map_err(|e| external_id_clash(e, created.external_id.as_deref()))?;
                 record(
                     tx,
                     tenant,

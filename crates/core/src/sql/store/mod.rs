@@ -75,9 +75,9 @@ type Row<'r> = <Engine as Backend>::Row<'r>;
 const CHUNK: usize = 500;
 
 /// A store over one database. Reads run on `read`; write transactions go
-/// through `writer`, which commits them (see [`SqlStore::transact`]). SCIM writes pass each tenant's [`TenantGate`]
-/// first, so one tenant's burst never queues ahead of another tenant's
-/// write.
+/// through `writer`, which commits them (see [`SqlStore::transact`]).
+/// SCIM writes pass each tenant's [`TenantGate`] first, so one tenant's
+/// burst never queues ahead of another tenant's write.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) read: <Engine as Backend>::Reads,
@@ -228,7 +228,7 @@ impl SqlStore {
         &self,
         sql: &str,
         params: &[Param<'_>],
-        decode: impl FnMut(&<Engine as Backend>::Row<'_>) -> Result<T> + Send,
+        decode: impl FnMut(&Row<'_>) -> Result<T> + Send,
     ) -> Result<Vec<T>> {
         Engine::select(&self.read, sql, params, decode).await
     }
@@ -238,7 +238,7 @@ impl SqlStore {
         &self,
         sql: &str,
         params: &[Param<'_>],
-        decode: impl FnMut(&<Engine as Backend>::Row<'_>) -> Result<T> + Send,
+        decode: impl FnMut(&Row<'_>) -> Result<T> + Send,
     ) -> Result<Option<T>> {
         Ok(self.select(sql, params, decode).await?.into_iter().next())
     }
@@ -303,7 +303,7 @@ impl SqlStore {
         columns: &str,
         tenant: &TenantId,
         query: &ListQuery,
-        from_row: impl Fn(&<Engine as Backend>::Row<'_>) -> Result<T> + Send + Sync,
+        from_row: impl Fn(&Row<'_>) -> Result<T> + Send + Sync,
     ) -> Result<Page<T>> {
         let table = resource.table();
         let condition =
@@ -335,8 +335,7 @@ impl SqlStore {
                 query.limit,
                 condition.binds.len() + 2
             );
-            let mut params = vec![Param::from(tenant.as_str())];
-            params.extend(condition.binds.iter().map(Param::from));
+            let mut params = tenant_and(tenant, &condition);
             params.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
             self.select(&sql, &params, &from_row).await?
         };
@@ -367,8 +366,7 @@ impl SqlStore {
                 resource.table(),
                 condition.sql
             );
-            let mut params = vec![Param::from(tenant.as_str())];
-            params.extend(condition.binds.iter().map(Param::from));
+            let params = tenant_and(tenant, condition);
             self.select_one(&sql, &params, |r| r.int("n")).await?
         } else {
             // Kept by triggers (migration 0003), so the cost does not
@@ -383,6 +381,13 @@ impl SqlStore {
         };
         Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
+}
+
+/// The values of `WHERE r.tenant_id = $1 AND {condition}`.
+fn tenant_and<'a>(tenant: &'a TenantId, condition: &'a filter::Condition) -> Vec<Param<'a>> {
+    let mut params = vec![Param::from(tenant.as_str())];
+    params.extend(condition.binds.iter().map(Param::from));
+    params
 }
 
 /// Fails with "`what` not found" unless `subaccount` (when given) is one
