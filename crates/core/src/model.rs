@@ -39,6 +39,14 @@ pub mod timestamp {
     }
 }
 
+/// Microseconds in an hour.
+pub const MICROS_PER_HOUR: Micros = 3_600_000_000;
+
+/// The first microsecond of the hour `at` is in.
+pub fn hour_of(at: Micros) -> Micros {
+    at - at.rem_euclid(MICROS_PER_HOUR)
+}
+
 /// The current time in microseconds since the epoch.
 pub fn now() -> Micros {
     let since = std::time::SystemTime::now()
@@ -138,6 +146,9 @@ pub struct Group {
     /// The identity provider's id for the group (Entra's objectId), unique
     /// within the tenant; identity providers find the group by it.
     pub external_id: Option<String>,
+    /// How many members the group has (kept with every membership change,
+    /// never counted on reading).
+    pub member_count: u64,
     /// Creation time, last change and version.
     #[serde(flatten)]
     pub stamp: Stamp,
@@ -215,6 +226,11 @@ pub struct ApiKey {
     #[serde(with = "timestamp::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked: Option<Micros>,
+    /// When a SCIM request last came with the key, as far as the
+    /// provisioning log has written (a few milliseconds behind).
+    #[serde(with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_used: Option<Micros>,
 }
 
 /// A signed-in session of a provisioned user in the host application.
@@ -287,6 +303,16 @@ pub struct LogEntry {
     pub detail: Option<String>,
     /// Attributes the request carried that scimitar ignores.
     pub ignored: Vec<String>,
+    /// The API key the request came with; `None` in a summary of refused
+    /// requests.
+    pub api_key_id: Option<ApiKeyId>,
+}
+
+impl LogEntry {
+    /// Whether the request failed (an error answer).
+    pub fn failed(&self) -> bool {
+        self.status >= 400
+    }
 }
 
 /// A page of a list query.
@@ -311,4 +337,87 @@ pub struct ListQuery {
     pub offset: u64,
     /// At most this many items; `0` counts them without reading any.
     pub limit: u64,
+}
+
+/// Who a panel session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PanelUser {
+    /// The operator, signed in with the admin token: every tenant.
+    Operator,
+    /// A tenant's administrator, through a portal link: that tenant only.
+    Tenant(TenantId),
+}
+
+/// A signed-in session of the admin panel. Its secret is the cookie; only
+/// its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelSession {
+    /// Whose session it is.
+    pub user: PanelUser,
+    /// When it began.
+    pub created: Micros,
+    /// When it was last used (written at most once a minute).
+    pub last_seen: Micros,
+    /// When it ends, however much it is used.
+    pub expires: Micros,
+}
+
+/// What became of a portal link someone opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The link was good: a session of its tenant has begun.
+    Session(TenantId),
+    /// The link was opened before.
+    Used,
+    /// The link is too old.
+    Expired,
+    /// No such link.
+    Unknown,
+}
+
+/// A page of a keyset-paged panel list: the items, and whether more
+/// follow the last one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice<T> {
+    /// The items, at most the page size.
+    pub items: Vec<T>,
+    /// Whether there are items after the last one.
+    pub more: bool,
+}
+
+/// Which provisioning-log entries an administrator asks for, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Entries older than this position (from a previous page's last
+    /// entry); the newest when `None`.
+    pub before: Option<i64>,
+    /// Only failed (`Some(true)`) or successful (`Some(false)`) requests.
+    pub failed: Option<bool>,
+    /// Only requests of this HTTP method.
+    pub method: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Requests and failures of one tenant in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourCount {
+    /// The hour's first microsecond.
+    pub hour: Micros,
+    /// SCIM requests in that hour (a summary of refused requests counts once).
+    pub requests: u64,
+    /// Of those, the ones that failed.
+    pub failures: u64,
+}
+
+/// How a tenant's provisioning is going.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncHealth {
+    /// Counts per hour since the asked-for hour, oldest first, hours
+    /// without requests left out.
+    pub hours: Vec<HourCount>,
+    /// The newest successful request.
+    pub last_success: Option<LogEntry>,
+    /// The newest failed request.
+    pub last_failure: Option<LogEntry>,
 }

@@ -10,8 +10,9 @@ use scimitar_proto::resource::UserAttributes;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    Micros, NewGroup, Page, Session, Subaccount, Tenant, User,
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, LogQuery, Member,
+    Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session, Slice, Subaccount,
+    SyncHealth, Tenant, User,
 };
 
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.
@@ -55,8 +56,8 @@ pub trait Administration: Send + Sync {
     /// Revokes a key (a revoked one keeps its first revocation time), with an
     /// `apikey.revoked` event.
     async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey>;
-    /// The tenant whose unrevoked key this secret is.
-    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>>;
+    /// The tenant whose unrevoked key this secret is, and the key.
+    async fn authenticate(&self, secret: &str) -> Result<Option<(TenantId, ApiKeyId)>>;
 }
 
 /// Users and groups as SCIM clients see them. Every method is scoped to one
@@ -153,6 +154,79 @@ pub enum Expiring {
     Events,
     /// Sessions that expired before the cut-off.
     Sessions,
+    /// Portal links that expired before the cut-off, used or not.
+    PortalLinks,
+    /// Panel sessions past their absolute end before the cut-off.
+    PanelSessions,
+    /// Hourly request counts of hours that began before the cut-off.
+    HourCounts,
+}
+
+/// The admin panel's own state (portal links, its sessions) and the paged
+/// reads its screens make: each costs one page, however large the tenant.
+#[async_trait]
+pub trait Panel: Send + Sync {
+    /// Stores a portal link of `tenant` by the hash of its secret.
+    async fn create_portal_link(
+        &self,
+        tenant: &TenantId,
+        hash: &str,
+        expires: Micros,
+    ) -> Result<()>;
+    /// Uses up the link with this hash, if it is good at `now`, and starts
+    /// `session` for its tenant in the same transaction.
+    async fn redeem_portal_link(
+        &self,
+        link_hash: &str,
+        session_hash: &str,
+        session: PanelSession,
+        now: Micros,
+    ) -> Result<Redeemed>;
+    /// Starts a session (an operator's sign-in).
+    async fn create_panel_session(&self, hash: &str, session: PanelSession) -> Result<()>;
+    /// The session with this hash, whatever its age.
+    async fn panel_session(&self, hash: &str) -> Result<Option<PanelSession>>;
+    /// Notes that the session was used at `at`.
+    async fn touch_panel_session(&self, hash: &str, at: Micros) -> Result<()>;
+    /// Ends the session (sign-out, or found expired).
+    async fn end_panel_session(&self, hash: &str) -> Result<()>;
+    /// Renames a subaccount and/or moves it under another of the same
+    /// tenant (`Some(None)`: to the root); never under itself or its own
+    /// descendants.
+    async fn change_subaccount(
+        &self,
+        tenant: &TenantId,
+        id: &SubaccountId,
+        name: Option<String>,
+        parent: Option<Option<SubaccountId>>,
+    ) -> Result<Subaccount>;
+    /// Groups by name (then id) after `after`; with `search`, those whose
+    /// name starts with it (case-insensitively) or whose externalId is it.
+    async fn group_slice(
+        &self,
+        tenant: &TenantId,
+        search: Option<&str>,
+        after: Option<(&str, &GroupId)>,
+        limit: u32,
+    ) -> Result<Slice<Group>>;
+    /// Users by userName after `after` (lower-cased); with `search`, those
+    /// whose userName starts with it (case-insensitively).
+    async fn user_slice(
+        &self,
+        tenant: &TenantId,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Slice<User>>;
+    /// Provisioning-log entries newest first, each with its position.
+    async fn log_slice(
+        &self,
+        tenant: &TenantId,
+        query: &LogQuery,
+    ) -> Result<Slice<(i64, LogEntry)>>;
+    /// Requests per hour of the hours that began at or after `since`, and
+    /// the newest success and failure.
+    async fn sync_health(&self, tenant: &TenantId, since: Micros) -> Result<SyncHealth>;
 }
 
 /// The event outbox and the provisioning log.
@@ -178,7 +252,7 @@ pub trait Journal: Send + Sync {
 
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: Administration + Directory + Sessions + Journal {
+pub trait Store: Administration + Directory + Sessions + Journal + Panel {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 }

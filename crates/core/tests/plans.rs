@@ -195,7 +195,11 @@ async fn workload(service: &Service) {
 
     // Authentication, reads and lists.
     assert_eq!(
-        service.authenticate(&secret).await.unwrap(),
+        service
+            .authenticate(&secret)
+            .await
+            .unwrap()
+            .map(|c| c.tenant),
         Some(tenant.clone())
     );
     let id = &users[0].id;

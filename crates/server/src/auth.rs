@@ -42,8 +42,8 @@ pub async fn require_tenant(
     if let Some(refused) = too_many_failures(&state, &req) {
         return refused;
     }
-    let tenant = match state.service().authenticate(secret).await {
-        Ok(Some(tenant)) => tenant,
+    let (tenant, key) = match state.service().authenticate(secret).await {
+        Ok(Some(credential)) => (credential.tenant, credential.key),
         Ok(None) => {
             failed(&state, &req);
             return ApiError::unauthorized("the API key is not valid or has been revoked")
@@ -91,6 +91,7 @@ pub async fn require_tenant(
             .get::<Ignored>()
             .map(|i| i.0.clone())
             .unwrap_or_default(),
+        api_key_id: Some(key),
     });
     response
 }

@@ -144,6 +144,7 @@ impl Shared {
                     if r.count == 1 { "" } else { "s" }
                 )),
                 ignored: Vec::new(),
+                api_key_id: None,
             })
             .collect()
     }
@@ -293,6 +294,7 @@ mod tests {
             scim_type: None,
             detail: None,
             ignored: vec![],
+            api_key_id: None,
         }
     }
 
@@ -340,6 +342,7 @@ mod tests {
             scim_type: None,
             detail: Some("bad \u{0} path".into()),
             ignored: vec!["k".repeat(10_000); 500],
+            api_key_id: None,
         });
         assert_eq!(entry.path.chars().count(), MAX_PATH_CHARS + 1);
         assert_eq!(entry.detail.as_deref(), Some("bad \\u{0} path"));

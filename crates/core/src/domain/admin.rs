@@ -1,5 +1,4 @@
-//! What administrators do, for the admin API, the CLI and (next) the
-//! panel: every text they give is checked by one rule, every operation on a
+//! What administrators do, for the admin API, the CLI and the panel: every text they give is checked by one rule, every operation on a
 //! tenant's things first makes sure the tenant exists (the store's creates
 //! check it themselves; the reads are checked here), and every id named
 //! with a tenant must be that tenant's.
@@ -64,7 +63,7 @@ pub struct UserList {
 }
 
 /// A required name: not blank, and stored-string safe.
-fn required(field: &str, value: &str) -> Result<()> {
+pub(super) fn required(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(CoreError::Rejected(ScimError::invalid_value(format!(
             "'{field}' is required"

@@ -1,5 +1,5 @@
 //! The domain: the product's rules, in one place, whoever calls: the SCIM
-//! handlers, the admin API, the CLI and (next) the panel.
+//! handlers, the admin API, the CLI and the admin panel.
 //!
 //! A handler parses its input, makes one call here, and renders the
 //! answer. What lives here and nowhere else:
@@ -21,6 +21,7 @@
 mod admin;
 mod credentials;
 mod groups;
+mod panel;
 mod sessions;
 mod users;
 
@@ -29,7 +30,10 @@ use std::sync::Arc;
 use crate::clock::Clock;
 
 pub use admin::{IssuedApiKey, MAX_NAME_CHARS, MAX_READ, UserList, UserSummary};
-pub use credentials::KEY_TRUSTED_FOR;
+pub use credentials::{Credential, KEY_TRUSTED_FOR};
+pub use panel::{
+    MAX_PANEL_PAGE, PANEL_IDLE, PANEL_LIFETIME, PORTAL_LINK_TTL, PortalLink, UserDetail,
+};
 pub use users::Written;
 
 use scimitar_proto::resource::Meta;

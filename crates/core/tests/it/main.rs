@@ -11,4 +11,5 @@
 mod domain;
 mod faults;
 mod filter_differential;
+mod panel;
 mod storage;

@@ -75,12 +75,18 @@ async fn group_ids(store: &dyn Store, t: &TenantId, f: &str) -> Vec<GroupId> {
 async fn api_keys_authenticate_until_revoked(store: &dyn Store) {
     let t = tenant(store).await;
     let (key, secret) = store.create_api_key(&t, Some("entra")).await.unwrap();
-    let (_, other) = store.create_api_key(&t, None).await.unwrap();
-    assert_eq!(store.authenticate(&secret).await.unwrap(), Some(t.clone()));
+    let (other_key, other) = store.create_api_key(&t, None).await.unwrap();
+    assert_eq!(
+        store.authenticate(&secret).await.unwrap(),
+        Some((t.clone(), key.id.clone()))
+    );
     assert_eq!(store.authenticate("scim_nope").await.unwrap(), None);
     store.revoke_api_key(&key.id).await.unwrap();
     assert_eq!(store.authenticate(&secret).await.unwrap(), None);
-    assert_eq!(store.authenticate(&other).await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        store.authenticate(&other).await.unwrap(),
+        Some((t.clone(), other_key.id))
+    );
     let listed = store.list_api_keys(Some(&t)).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|k| k.id == key.id && k.revoked.is_some()));
@@ -714,6 +720,7 @@ async fn provisioning_log_round_trips(store: &dyn Store) {
             } else {
                 vec![]
             },
+            api_key_id: None,
         })
         .collect();
     store.append_log(&entries).await.unwrap();
@@ -803,6 +810,7 @@ async fn retention_prunes_old_rows_in_batches(store: &dyn Store) {
         scim_type: None,
         detail: None,
         ignored: vec![],
+        api_key_id: None,
     };
     let old: Vec<LogEntry> = (0..25).map(|i| entry(1_000 + i)).collect();
     store.append_log(&old).await.unwrap();

@@ -14,10 +14,11 @@ use scimitar_core::Result;
 use scimitar_core::Store;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
 use scimitar_core::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    Micros, NewGroup, Page, Session, Subaccount, Tenant, User,
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, LogQuery, Member,
+    Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session, Slice, Subaccount,
+    SyncHealth, Tenant, User,
 };
-use scimitar_core::store::{Administration, Directory, Expiring, Journal, Sessions};
+use scimitar_core::store::{Administration, Directory, Expiring, Journal, Panel, Sessions};
 use scimitar_core::testing::Backend;
 use scimitar_proto::resource::UserAttributes;
 use serde_json::json;
@@ -75,7 +76,7 @@ impl Administration for Counting {
     async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<ApiKey> {
         self.inner.revoke_api_key(id).await
     }
-    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {
+    async fn authenticate(&self, secret: &str) -> Result<Option<(TenantId, ApiKeyId)>> {
         self.inner.authenticate(secret).await
     }
 }
@@ -190,6 +191,78 @@ impl Journal for Counting {
     }
     async fn database_bytes(&self) -> Result<u64> {
         self.inner.database_bytes().await
+    }
+}
+
+#[async_trait]
+impl Panel for Counting {
+    async fn create_portal_link(
+        &self,
+        tenant: &TenantId,
+        hash: &str,
+        expires: Micros,
+    ) -> Result<()> {
+        self.inner.create_portal_link(tenant, hash, expires).await
+    }
+    async fn redeem_portal_link(
+        &self,
+        link_hash: &str,
+        session_hash: &str,
+        session: PanelSession,
+        now: Micros,
+    ) -> Result<Redeemed> {
+        self.inner
+            .redeem_portal_link(link_hash, session_hash, session, now)
+            .await
+    }
+    async fn create_panel_session(&self, hash: &str, session: PanelSession) -> Result<()> {
+        self.inner.create_panel_session(hash, session).await
+    }
+    async fn panel_session(&self, hash: &str) -> Result<Option<PanelSession>> {
+        self.inner.panel_session(hash).await
+    }
+    async fn touch_panel_session(&self, hash: &str, at: Micros) -> Result<()> {
+        self.inner.touch_panel_session(hash, at).await
+    }
+    async fn end_panel_session(&self, hash: &str) -> Result<()> {
+        self.inner.end_panel_session(hash).await
+    }
+    async fn change_subaccount(
+        &self,
+        tenant: &TenantId,
+        id: &SubaccountId,
+        name: Option<String>,
+        parent: Option<Option<SubaccountId>>,
+    ) -> Result<Subaccount> {
+        self.inner.change_subaccount(tenant, id, name, parent).await
+    }
+    async fn group_slice(
+        &self,
+        tenant: &TenantId,
+        search: Option<&str>,
+        after: Option<(&str, &GroupId)>,
+        limit: u32,
+    ) -> Result<Slice<Group>> {
+        self.inner.group_slice(tenant, search, after, limit).await
+    }
+    async fn user_slice(
+        &self,
+        tenant: &TenantId,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Slice<User>> {
+        self.inner.user_slice(tenant, search, after, limit).await
+    }
+    async fn log_slice(
+        &self,
+        tenant: &TenantId,
+        query: &LogQuery,
+    ) -> Result<Slice<(i64, LogEntry)>> {
+        self.inner.log_slice(tenant, query).await
+    }
+    async fn sync_health(&self, tenant: &TenantId, since: Micros) -> Result<SyncHealth> {
+        self.inner.sync_health(tenant, since).await
     }
 }
 

@@ -131,6 +131,7 @@ impl Administration for SqlStore {
                     subaccount_id: group.subaccount_id,
                     display_name: group.display_name,
                     external_id: group.external_id,
+                    member_count: 0,
                     stamp: Stamp {
                         created: at,
                         last_modified: at,
@@ -197,6 +198,7 @@ impl Administration for SqlStore {
             label: label.map(str::to_owned),
             created: now(),
             revoked: None,
+            last_used: None,
         };
         let (issued, hash) = (key.clone(), rules::hash_secret(&secret));
         self.transact(Some(tenant), move |tx| {
@@ -232,7 +234,7 @@ impl Administration for SqlStore {
 
     async fn list_api_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
         self.select(
-            "SELECT id, tenant_id, label, created, revoked FROM api_keys \
+            "SELECT id, tenant_id, label, created, revoked, last_used FROM api_keys \
              WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY created, id",
             &[tenant.map(TenantId::as_str).into()],
             |r| api_key_from_row(r),
@@ -247,7 +249,7 @@ impl Administration for SqlStore {
                 let key = query(
                     tx,
                     "UPDATE api_keys SET revoked = COALESCE(revoked, $1) WHERE id = $2 \
-                     RETURNING id, tenant_id, label, created, revoked",
+                     RETURNING id, tenant_id, label, created, revoked, last_used",
                     &[now().into(), id.as_str().into()],
                     |r| api_key_from_row(r),
                 )
@@ -261,18 +263,19 @@ impl Administration for SqlStore {
         .await
     }
 
-    async fn authenticate(&self, secret: &str) -> Result<Option<TenantId>> {
+    async fn authenticate(&self, secret: &str) -> Result<Option<(TenantId, ApiKeyId)>> {
         let hash = rules::hash_secret(secret);
         let found = self
             .select_one(
-                "SELECT tenant_id, secret_hash FROM api_keys \
+                "SELECT id, tenant_id, secret_hash FROM api_keys \
                  WHERE secret_hash = $1 AND revoked IS NULL",
                 &[hash.as_str().into()],
-                |r| Ok((r.text("tenant_id")?, r.text("secret_hash")?)),
+                |r| Ok((r.text("id")?, r.text("tenant_id")?, r.text("secret_hash")?)),
             )
             .await?;
-        Ok(found.and_then(|(tenant, stored)| {
-            bool::from(stored.as_bytes().ct_eq(hash.as_bytes())).then(|| TenantId::from(tenant))
+        Ok(found.and_then(|(key, tenant, stored)| {
+            bool::from(stored.as_bytes().ct_eq(hash.as_bytes()))
+                .then(|| (TenantId::from(tenant), ApiKeyId::from(key)))
         }))
     }
 }

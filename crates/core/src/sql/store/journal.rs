@@ -2,6 +2,7 @@
 //! provisioning log and retention.
 
 use super::*;
+use crate::model::hour_of;
 
 #[async_trait]
 impl Sessions for SqlStore {
@@ -101,14 +102,14 @@ impl Journal for SqlStore {
     }
 
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
-        const COLUMNS: usize = 9;
+        const COLUMNS: usize = 11;
         let entries = entries.to_vec();
         self.transact(None, move |tx| {
             Box::pin(async move {
                 for chunk in entries.chunks(CHUNK / COLUMNS) {
                     let sql = format!(
                         "INSERT INTO provisioning_log (tenant_id, time, request_id, method, \
-                         path, status, scim_type, detail, ignored) VALUES {}",
+                         path, status, scim_type, detail, ignored, failed, api_key_id) VALUES {}",
                         value_rows(1, COLUMNS, chunk.len())
                     );
                     let params: Vec<Param> = chunk
@@ -126,12 +127,15 @@ impl Journal for SqlStore {
                                 (!e.ignored.is_empty())
                                     .then(|| json!(e.ignored).to_string())
                                     .into(),
+                                i64::from(e.failed()).into(),
+                                e.api_key_id.as_ref().map(ApiKeyId::as_str).into(),
                             ]
                         })
                         .collect();
                     execute(tx, &sql, &params).await?;
                 }
-                Ok(())
+                count_hours(tx, &entries).await?;
+                note_key_use(tx, &entries).await
             })
         })
         .await
@@ -142,9 +146,12 @@ impl Journal for SqlStore {
             Expiring::ProvisioningLog => ("provisioning_log", "id", "time"),
             Expiring::Events => ("events", "seq", "created"),
             Expiring::Sessions => ("sessions", "id", "expires"),
+            Expiring::PortalLinks => ("portal_links", "token_hash", "expires"),
+            Expiring::PanelSessions => ("panel_sessions", "token_hash", "expires"),
+            Expiring::HourCounts => ("log_hours", "tenant_id, hour", "hour"),
         };
         let sql = format!(
-            "DELETE FROM {table} WHERE {key} IN \
+            "DELETE FROM {table} WHERE ({key}) IN \
              (SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2)"
         );
         self.transact(None, move |tx| {
@@ -165,10 +172,55 @@ impl Journal for SqlStore {
 
     async fn provisioning_log(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LogEntry>> {
         let sql = format!(
-            "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored \
-             FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT {limit}"
+            "SELECT tenant_id, time, request_id, method, path, status, scim_type, detail, ignored, \
+             api_key_id FROM provisioning_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT {limit}"
         );
         self.select(&sql, &[tenant.as_str().into()], |r| log_from_row(r))
             .await
     }
+}
+
+/// Adds a batch's requests and failures to its tenants' hourly counts.
+async fn count_hours(tx: &mut Tx, entries: &[LogEntry]) -> Result<()> {
+    let mut hours: HashMap<(&str, i64), (i64, i64)> = HashMap::new();
+    for e in entries {
+        let n = hours
+            .entry((e.tenant_id.as_str(), hour_of(e.time)))
+            .or_default();
+        n.0 += 1;
+        n.1 += i64::from(e.failed());
+    }
+    for ((tenant, hour), (requests, failures)) in hours {
+        execute(
+            tx,
+            "INSERT INTO log_hours (tenant_id, hour, requests, failures) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, hour) DO UPDATE SET \
+             requests = log_hours.requests + excluded.requests, \
+             failures = log_hours.failures + excluded.failures",
+            &[tenant.into(), hour.into(), requests.into(), failures.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Notes the newest use of each key in a batch.
+async fn note_key_use(tx: &mut Tx, entries: &[LogEntry]) -> Result<()> {
+    let mut newest: HashMap<&str, Micros> = HashMap::new();
+    for e in entries {
+        if let Some(key) = &e.api_key_id {
+            let at = newest.entry(key.as_str()).or_insert(e.time);
+            *at = (*at).max(e.time);
+        }
+    }
+    for (key, at) in newest {
+        execute(
+            tx,
+            "UPDATE api_keys SET last_used = $1 \
+             WHERE id = $2 AND (last_used IS NULL OR last_used < $1)",
+            &[at.into(), key.into()],
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -48,13 +48,14 @@ use crate::error::{CoreError, Result};
 use crate::gate::TenantGate;
 use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, Member, Membership,
-    Micros, NewGroup, Page, Session, Stamp, Subaccount, Tenant, User, now,
+    ApiKey, Event, Group, GroupAdminChange, GroupChange, HourCount, ListQuery, LogEntry, LogQuery,
+    Member, Membership, Micros, NewGroup, Page, PanelSession, PanelUser, Redeemed, Session, Slice,
+    Stamp, Subaccount, SyncHealth, Tenant, User, now,
 };
 use crate::rules;
 use crate::sql::filter::{self, Resource};
 use crate::sql::{Backend, Fields, Param, SqlError};
-use crate::store::{Administration, Directory, Expiring, Journal, Sessions, Store};
+use crate::store::{Administration, Directory, Expiring, Journal, Panel, Sessions, Store};
 
 #[path = "admin.rs"]
 mod admin;
@@ -64,6 +65,8 @@ mod changes;
 mod directory;
 #[path = "journal.rs"]
 mod journal;
+#[path = "panel.rs"]
+mod panel;
 #[path = "rows.rs"]
 mod rows;
 

@@ -109,7 +109,7 @@ pub(super) fn user_from_row(row: &impl Fields) -> Result<User> {
 }
 
 pub(super) const GROUP_COLUMNS: &str = "r.id, r.tenant_id, r.subaccount_id, r.display_name, r.external_id, \
-     r.created, r.last_modified, r.version";
+     r.member_count, r.created, r.last_modified, r.version";
 
 pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
     Ok(Group {
@@ -118,6 +118,7 @@ pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
         subaccount_id: row.opt_text("subaccount_id")?.map(SubaccountId::from),
         display_name: row.text("display_name")?,
         external_id: row.opt_text("external_id")?,
+        member_count: u64::try_from(row.int("member_count")?).unwrap_or(0),
         stamp: stamp(row)?,
     })
 }
@@ -148,6 +149,7 @@ pub(super) fn api_key_from_row(row: &impl Fields) -> Result<ApiKey> {
         label: row.opt_text("label")?,
         created: row.int("created")?,
         revoked: row.opt_int("revoked")?,
+        last_used: row.opt_int("last_used")?,
     })
 }
 
@@ -176,6 +178,7 @@ pub(super) fn log_from_row(row: &impl Fields) -> Result<LogEntry> {
         ignored: ignored
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
+        api_key_id: row.opt_text("api_key_id")?.map(ApiKeyId::from),
     })
 }
 

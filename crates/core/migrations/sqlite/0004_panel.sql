@@ -1,0 +1,59 @@
+-- The admin panel: portal links and panel sessions (both stored as the
+-- SHA-256 of their secret only), and what its screens read without
+-- counting rows: each group's member count, kept by triggers in the
+-- membership change's own transaction; each key's last use and each
+-- tenant's requests per hour, added to by the provisioning log's batches.
+CREATE TABLE portal_links (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    used BIGINT
+);
+CREATE INDEX portal_links_expires ON portal_links (expires);
+
+-- tenant_id NULL: an operator's session.
+CREATE TABLE panel_sessions (
+    token_hash TEXT PRIMARY KEY,
+    tenant_id TEXT REFERENCES tenants (id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    expires BIGINT NOT NULL
+);
+CREATE INDEX panel_sessions_expires ON panel_sessions (expires);
+
+ALTER TABLE api_keys ADD COLUMN last_used BIGINT;
+
+ALTER TABLE groups ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
+UPDATE groups SET member_count =
+    (SELECT COUNT(*) FROM memberships m WHERE m.group_id = groups.id);
+CREATE TRIGGER memberships_counted_in AFTER INSERT ON memberships BEGIN
+    UPDATE groups SET member_count = member_count + 1 WHERE id = NEW.group_id;
+END;
+CREATE TRIGGER memberships_counted_out AFTER DELETE ON memberships BEGIN
+    UPDATE groups SET member_count = member_count - 1 WHERE id = OLD.group_id;
+END;
+
+-- Keyset pages: groups by name, users by userName, within a tenant.
+DROP INDEX groups_tenant_display_name;
+CREATE INDEX groups_tenant_display_name ON groups (tenant_id, display_name_ci, id);
+CREATE INDEX users_tenant_user_name ON users (tenant_id, user_name_ci);
+
+-- The provisioning log by outcome and by method, newest first.
+ALTER TABLE provisioning_log ADD COLUMN failed BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE provisioning_log ADD COLUMN api_key_id TEXT;
+UPDATE provisioning_log SET failed = 1 WHERE status >= 400;
+CREATE INDEX provisioning_log_tenant_failed ON provisioning_log (tenant_id, failed, id);
+CREATE INDEX provisioning_log_tenant_method ON provisioning_log (tenant_id, method, id);
+
+-- hour: the hour's first microsecond.
+CREATE TABLE log_hours (
+    tenant_id TEXT NOT NULL,
+    hour BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, hour)
+);
+INSERT INTO log_hours (tenant_id, hour, requests, failures)
+    SELECT tenant_id, time - time % 3600000000, COUNT(*), SUM(failed)
+    FROM provisioning_log GROUP BY tenant_id, time - time % 3600000000;
