@@ -34,6 +34,23 @@ pub enum SubaccountAction {
         #[arg(long)]
         parent: Option<String>,
     },
+    Rename {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Move a subaccount under another, or to the tenant root without --parent.
+    Move {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
     List {
         #[arg(long)]
         tenant: String,
@@ -163,10 +180,53 @@ pub async fn subaccount(service: &Service, action: SubaccountAction) -> Answer {
                     .await,
             )
         }
+        SubaccountAction::Rename {
+            tenant,
+            id: sub,
+            name,
+        } => {
+            let sub = id(&sub, SubaccountId::parse, "subaccount")?;
+            json(
+                service
+                    .change_subaccount(&tenant_id(&tenant)?, &sub, Some(&name), None)
+                    .await,
+            )
+        }
+        SubaccountAction::Move {
+            tenant,
+            id: sub,
+            parent,
+        } => {
+            let sub = id(&sub, SubaccountId::parse, "subaccount")?;
+            let parent = optional(parent.as_deref(), SubaccountId::parse, "parent subaccount")?;
+            json(
+                service
+                    .change_subaccount(&tenant_id(&tenant)?, &sub, None, Some(parent))
+                    .await,
+            )
+        }
         SubaccountAction::List { tenant } => {
             json(service.list_subaccounts(&tenant_id(&tenant)?).await)
         }
     }
+}
+
+/// A portal link into `tenant`'s admin panel, as the admin API answers
+/// it: `origin` is where the server is reached.
+pub async fn portal_link(
+    service: &Service,
+    tenant: &str,
+    origin: &str,
+    ttl: std::time::Duration,
+) -> Answer {
+    let link = service
+        .create_portal_link(&tenant_id(tenant)?, ttl)
+        .await
+        .map_err(fail)?;
+    Ok(serde_json::json!({
+        "url": format!("{}/admin/portal/{}", origin.trim_end_matches('/'), link.token),
+        "expiresAt": scimitar_proto::datetime::format(link.expires),
+    }))
 }
 
 pub async fn group(service: &Service, action: GroupAction) -> Answer {

@@ -81,6 +81,23 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// A single-use link that signs a customer's administrator in to their
+    /// tenant's admin panel.
+    PortalLink {
+        #[arg(long)]
+        tenant: String,
+        /// Where the server is reached (the link's origin); without it,
+        /// `http://` and the --listen address.
+        #[arg(long, env = "SCIMITAR_PUBLIC_URL")]
+        public_url: Option<String>,
+        #[arg(long, env = "SCIMITAR_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds the link may wait to be opened.
+        #[arg(long, env = "SCIMITAR_PORTAL_LINK_TTL_SECS", default_value_t = 300)]
+        ttl_secs: u64,
+        #[command(flatten)]
+        db: Database,
+    },
     /// The provisioning log of a tenant, newest first.
     Log {
         #[arg(long)]
@@ -193,6 +210,21 @@ async fn run(command: Command) -> Result<(), String> {
         Command::User { action, db } => {
             let service = service(&db).await?;
             (db, admin::user(&service, action).await)
+        }
+        Command::PortalLink {
+            tenant,
+            public_url,
+            listen,
+            ttl_secs,
+            db,
+        } => {
+            let service = service(&db).await?;
+            let origin = public_url.unwrap_or_else(|| format!("http://{listen}"));
+            let ttl = std::time::Duration::from_secs(ttl_secs.clamp(1, 24 * 3600));
+            (
+                db,
+                admin::portal_link(&service, &tenant, &origin, ttl).await,
+            )
         }
         Command::Log { tenant, limit, db } => {
             let service = service(&db).await?;

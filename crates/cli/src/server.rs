@@ -83,6 +83,9 @@ pub struct Serve {
     /// Lifetime of sessions created through the application API, in seconds.
     #[arg(long, env = "SCIMITAR_SESSION_TTL_SECS", default_value_t = 12 * 3600)]
     session_ttl_secs: i64,
+    /// Seconds a portal link into the admin panel may wait to be opened.
+    #[arg(long, env = "SCIMITAR_PORTAL_LINK_TTL_SECS", default_value_t = 300)]
+    portal_link_ttl_secs: u64,
     /// Days the provisioning log is kept.
     #[arg(long, env = "SCIMITAR_LOG_RETENTION_DAYS", default_value_t = 90)]
     log_retention_days: u64,
@@ -222,6 +225,7 @@ fn server_config(serve: &Serve) -> Result<Config, String> {
         rate_limit_per_second: serve.rate_limit_per_second,
         rate_limit_burst: serve.rate_limit_burst,
         request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
+        portal_link_ttl: Duration::from_secs(serve.portal_link_ttl_secs.clamp(1, 24 * 3600)),
         ..Config::default()
     })
 }

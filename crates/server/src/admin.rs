@@ -21,8 +21,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_doc::{
-    AdminApi, Conflict, EventsQuery, GroupPath, KeyPath, LogQuery, NotFound, Refused, TenantPath,
-    UsersQuery,
+    AdminApi, Conflict, EventsQuery, GroupPath, KeyPath, LogQuery, NotFound, Refused,
+    SubaccountPath, TenantPath, UsersQuery,
 };
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
@@ -34,6 +34,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant))
         .routes(routes!(list_subaccounts, create_subaccount))
+        .routes(routes!(change_subaccount))
+        .routes(routes!(create_portal_link))
         .routes(routes!(list_groups, create_group))
         .routes(routes!(get_group, change_group, delete_group))
         .routes(routes!(list_api_keys, create_api_key))
@@ -87,6 +89,45 @@ struct NewSubaccount {
     #[serde(default, deserialize_with = "field::text")]
     parent_id: Option<String>,
 }
+
+/// Body of `PATCH /admin/v1/tenants/{tenant}/subaccounts/{subaccount}`:
+/// an absent field is unchanged; `parentId: null` moves the subaccount to
+/// the tenant root.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SubaccountChangeBody {
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::change")]
+    #[schema(value_type = Option<String>)]
+    parent_id: Option<Option<String>>,
+}
+
+/// Body of `POST /admin/v1/tenants/{tenant}/portal-links`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewPortalLink {
+    /// Seconds the link may wait to be opened (1 to 86,400); the server's
+    /// `--portal-link-ttl-secs` when absent.
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+/// A portal link: the address that signs a customer's administrator in
+/// to their tenant's panel, once.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PortalLinkBody {
+    /// Open this (redirect the administrator's browser to it); it works
+    /// once.
+    url: String,
+    /// When the link stops working if unused.
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// Longest a portal link may be asked to live.
+const MAX_PORTAL_LINK_SECS: u64 = 24 * 3600;
 
 /// Body of `POST /admin/v1/tenants/{tenant}/groups`.
 #[derive(Deserialize, ToSchema)]
@@ -237,6 +278,68 @@ async fn create_subaccount(
         .create_subaccount(&tenant, &body.name.unwrap_or_default(), parent.as_ref())
         .await?;
     Ok(scim_json(StatusCode::CREATED, &sub))
+}
+
+#[utoipa::path(
+    patch, path = "/admin/v1/tenants/{tenant}/subaccounts/{subaccount}", tag = "subaccounts",
+    description = "Renames a subaccount, or moves it under another (`parentId`, `null` for the \
+                   root); never under itself or one of its own subaccounts.",
+    params(SubaccountPath),
+    request_body = SubaccountChangeBody,
+    responses((status = 200, body = Subaccount), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
+async fn change_subaccount(
+    State(state): State<AppState>,
+    Path((tenant, sub)): Path<(String, String)>,
+    Body(body): Body<SubaccountChangeBody>,
+) -> ApiResult<Response> {
+    let (tenant, sub): (TenantId, SubaccountId) = (id(tenant, "tenant")?, id(sub, "subaccount")?);
+    let parent = body
+        .parent_id
+        .map(|p| body_id("parentId", p, "parent subaccount"))
+        .transpose()?;
+    let changed = state
+        .service()
+        .change_subaccount(&tenant, &sub, body.name.as_deref(), parent)
+        .await?;
+    Ok(scim_json(StatusCode::OK, &changed))
+}
+
+#[utoipa::path(
+    post, path = "/admin/v1/tenants/{tenant}/portal-links", tag = "tenants",
+    description = "A single-use link that signs a customer's administrator in to this tenant's \
+                   admin panel (and nothing else); it expires unused after `ttlSecs` (default: \
+                   the server's --portal-link-ttl-secs, 5 minutes).",
+    params(TenantPath),
+    request_body = NewPortalLink,
+    responses((status = 201, body = PortalLinkBody), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
+async fn create_portal_link(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
+    Body(body): Body<NewPortalLink>,
+) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
+    let ttl = match body.ttl_secs {
+        None => state.config().portal_link_ttl,
+        Some(secs @ 1..=MAX_PORTAL_LINK_SECS) => std::time::Duration::from_secs(secs),
+        Some(_) => {
+            return Err(ScimError::invalid_value(format!(
+                "'ttlSecs' must be from 1 to {MAX_PORTAL_LINK_SECS}"
+            ))
+            .into());
+        }
+    };
+    let link = state.service().create_portal_link(&tenant, ttl).await?;
+    let origin = crate::scim::public_origin(&state, &headers);
+    Ok(scim_json(
+        StatusCode::CREATED,
+        &PortalLinkBody {
+            url: format!("{origin}/admin/portal/{}", link.token),
+            expires_at: scimitar_proto::datetime::format(link.expires),
+        },
+    ))
 }
 
 #[utoipa::path(

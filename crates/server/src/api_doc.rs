@@ -114,6 +114,16 @@ pub struct GroupPath {
     group: String,
 }
 
+/// A tenant's subaccount in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SubaccountPath {
+    /// The tenant's id.
+    tenant: String,
+    /// The subaccount's id.
+    subaccount: String,
+}
+
 /// A tenant's API key in the path.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]

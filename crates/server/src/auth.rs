@@ -170,7 +170,7 @@ fn failure_key(req: &Request) -> std::net::IpAddr {
 
 /// 429 for a client that failed to authenticate too often, before its
 /// credential is even looked at.
-fn too_many_failures(state: &AppState, req: &Request) -> Option<Response> {
+pub(crate) fn too_many_failures(state: &AppState, req: &Request) -> Option<Response> {
     if state.failures().would_admit(&failure_key(req)) {
         return None;
     }
@@ -187,7 +187,7 @@ fn too_many_failures(state: &AppState, req: &Request) -> Option<Response> {
 }
 
 /// Counts a failed authentication against the client's address.
-fn failed(state: &AppState, req: &Request) {
+pub(crate) fn failed(state: &AppState, req: &Request) {
     let _ = state.failures().check(&failure_key(req));
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 mod extract;
 pub mod journal;
 mod metrics;
+mod panel;
 mod rate_limit;
 pub mod retention;
 mod scim;
@@ -107,6 +108,8 @@ pub struct Config {
     /// The longest a request may take before it is answered 503, so a
     /// database that stops answering never hangs a client.
     pub request_timeout: std::time::Duration,
+    /// How long a portal link into the admin panel may wait to be opened.
+    pub portal_link_ttl: std::time::Duration,
     /// The clock of the time-bound rules (the rate limits, how long a key
     /// is trusted): the system's, or a manual one in tests.
     pub clock: Clock,
@@ -131,6 +134,7 @@ impl Default for Config {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             request_timeout: std::time::Duration::from_secs(30),
+            portal_link_ttl: scimitar_core::domain::PORTAL_LINK_TTL,
             clock: Clock::default(),
         }
     }
@@ -264,11 +268,15 @@ pub(crate) async fn scim_errors(
 ) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_scim = response
+    // A SCIM error already, or a page of the admin panel.
+    let is_ours = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(error::SCIM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+        .is_some_and(|ct| {
+            let ct = ct.as_bytes();
+            ct.starts_with(error::SCIM_JSON.as_bytes()) || ct.starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_ours {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -311,6 +319,7 @@ pub fn router(state: AppState) -> Router {
             admin::routes(state.clone()),
             app::routes(state.clone()),
         ))
+        .merge(panel::routes(state.clone()))
         .merge(scim)
         .fallback(unknown_path)
         // Also for the operational and application routes, which are not

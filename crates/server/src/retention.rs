@@ -57,6 +57,9 @@ pub async fn sweep(store: &dyn Store, retention: &Retention) -> u64 {
         (Expiring::ProvisioningLog, age(retention.log)),
         (Expiring::Events, age(retention.events)),
         (Expiring::Sessions, now()),
+        (Expiring::PortalLinks, now()),
+        (Expiring::PanelSessions, now()),
+        (Expiring::HourCounts, age(retention.log)),
     ] {
         loop {
             match store.prune(what, before, BATCH).await {

@@ -10,8 +10,8 @@ use super::Service;
 use crate::error::Result;
 use crate::ids::{GroupId, SubaccountId, TenantId, UserId};
 use crate::model::{
-    Group, LogEntry, LogQuery, MICROS_PER_HOUR, Membership, Micros, PanelSession, PanelUser,
-    Redeemed, Slice, Subaccount, SyncHealth, User, hour_of,
+    Group, HourCount, LogEntry, LogQuery, MICROS_PER_HOUR, Membership, Micros, PanelSession,
+    PanelUser, Redeemed, Slice, Subaccount, SyncHealth, User, hour_of,
 };
 use crate::rules;
 
@@ -189,11 +189,27 @@ impl Service {
     }
 
     /// `tenant`'s requests and failures in each of the last 24 hours (the
-    /// current one included), oldest first, and its newest success and
-    /// failure.
+    /// current one included, hours without requests as zeros), oldest
+    /// first, and its newest success and failure.
     pub async fn sync_health(&self, tenant: &TenantId) -> Result<SyncHealth> {
         self.store.get_tenant(tenant).await?;
         let since = hour_of(self.clock.micros()) - 23 * MICROS_PER_HOUR;
-        self.store.sync_health(tenant, since).await
+        let mut health = self.store.sync_health(tenant, since).await?;
+        let counted = std::mem::take(&mut health.hours);
+        health.hours = (0..24)
+            .map(|i| {
+                let hour = since + i * MICROS_PER_HOUR;
+                counted
+                    .iter()
+                    .find(|h| h.hour == hour)
+                    .copied()
+                    .unwrap_or(HourCount {
+                        hour,
+                        requests: 0,
+                        failures: 0,
+                    })
+            })
+            .collect();
+        Ok(health)
     }
 }

@@ -54,16 +54,26 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// The absolute SCIM base URL, for `meta.location` and `$ref`.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let path = &state.config().scim_base_path;
+    format!(
+        "{}{}",
+        public_origin(state, headers),
+        state.config().scim_base_path
+    )
+}
+
+/// Where clients reach this server (`https://scim.example.com`): the
+/// configured public URL, or what the `Host` header (or a trusted proxy's
+/// `X-Forwarded-Host` and `-Proto`) says.
+pub fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(public) = &state.config().public_url {
-        return format!("{}{path}", public.trim_end_matches('/'));
+        return public.trim_end_matches('/').to_owned();
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let host = header("x-forwarded-host")
         .or_else(|| header("host"))
         .unwrap_or("localhost");
     let proto = header("x-forwarded-proto").unwrap_or("http");
-    format!("{proto}://{host}{path}")
+    format!("{proto}://{host}")
 }
 
 pub fn meta(stamp: &Stamp) -> Meta {

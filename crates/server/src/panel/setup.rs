@@ -1,0 +1,175 @@
+//! The Setup screen: the tenant's SCIM URLs, the steps for the chosen
+//! identity provider (docs/identity-providers.md, rendered), and what the
+//! service last heard from it.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use maud::{Markup, PreEscaped, html};
+use pulldown_cmark::{Event, Options, Parser};
+
+use super::layout::{Notice, Place, param, screen, when};
+use super::log::{operation, reason};
+use super::{PanelResult, Scoped, html_page};
+use crate::AppState;
+use crate::extract::QueryPairs;
+
+/// The guide customers follow, compiled in: the panel shows the same words.
+const GUIDE: &str = include_str!("../../../../docs/identity-providers.md");
+
+/// The providers, as `?provider=` names them, and their section headings.
+const PROVIDERS: [(&str, &str); 4] = [
+    ("entra", "Microsoft Entra ID"),
+    ("okta", "Okta"),
+    ("onelogin", "OneLogin"),
+    ("jumpcloud", "JumpCloud"),
+];
+
+/// Each provider's section of the guide as HTML, rendered once. The guide
+/// is ours, but raw HTML in it is shown as text all the same.
+fn steps(provider: &str) -> &'static str {
+    static RENDERED: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
+    let rendered = RENDERED.get_or_init(|| {
+        PROVIDERS
+            .iter()
+            .map(|(key, heading)| (*key, render(section(GUIDE, heading))))
+            .collect()
+    });
+    rendered.get(provider).map_or("", String::as_str)
+}
+
+/// The lines under `## heading`, up to the next `## `.
+fn section<'g>(guide: &'g str, heading: &str) -> &'g str {
+    let marker = format!("\n## {heading}\n");
+    let Some(start) = guide.find(&marker).map(|i| i + marker.len()) else {
+        return "";
+    };
+    let rest = &guide[start..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn render(markdown: &str) -> String {
+    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+/// `GET /admin/t/{tenant}/setup`.
+pub(crate) async fn page_of(
+    state: &AppState,
+    scoped: &Scoped,
+    headers: &HeaderMap,
+    provider: &str,
+) -> PanelResult {
+    let tenant = &scoped.tenant;
+    let health = state.service().sync_health(&tenant.id).await?;
+    // The failure matters here only if nothing has worked since.
+    let failing = health
+        .last_failure
+        .as_ref()
+        .filter(|f| health.last_success.as_ref().is_none_or(|s| s.time < f.time));
+    let base = crate::scim::base_url(state, headers);
+    let entra = format!("{base}?aadOptscim062020");
+    let heading = PROVIDERS
+        .iter()
+        .find(|(key, _)| *key == provider)
+        .map_or("Microsoft Entra ID", |(_, h)| h);
+    let place = Place {
+        visitor: &scoped.visitor,
+        tenant: Some(tenant),
+        current: "Setup",
+    };
+    let body = html! {
+        section.urls {
+            h2 { "Your SCIM URLs" }
+            (url_row("Tenant URL for Microsoft Entra ID", "entra-url", &entra))
+            (url_row("SCIM base URL for Okta, OneLogin and JumpCloud", "scim-url", &base))
+            p.hint {
+                "The identity provider also needs an API key: issue one under "
+                a href={ "/admin/t/" (tenant.id) "/keys" } { "API keys" } "."
+            }
+        }
+        section.last {
+            h2 { "Last request" }
+            div #last-request {
+                @match (&health.last_success, failing) {
+                    (None, None) => p { "no request yet" },
+                    (Some(ok), _) => p {
+                        strong { "Test Connection received" }
+                        ": your identity provider reached this tenant with a valid key. Last \
+                         successful request " (when(ok.time)) ": " (operation(ok)) "."
+                    },
+                    (None, Some(_)) => {},
+                }
+                @if let Some(failed) = failing {
+                    p.notice.error {
+                        "The newest request failed, " (when(failed.time)) " (" (operation(failed))
+                        ", " (failed.status) "): " (reason(failed))
+                    }
+                }
+            }
+        }
+        section.steps {
+            h2 { "Steps for " (heading) }
+            nav.providers aria-label="Identity providers" {
+                @for (key, name) in PROVIDERS {
+                    @if key == provider {
+                        a href={ "?provider=" (key) } aria-current="true" { (name) }
+                    } @else {
+                        a href={ "?provider=" (key) } { (name) }
+                    }
+                }
+            }
+            div.guide { (PreEscaped(steps(provider))) }
+        }
+    };
+    Ok(html_page(
+        StatusCode::OK,
+        screen(&place, "Setup", None::<&Notice>, body),
+    ))
+}
+
+fn url_row(label: &str, id: &str, url: &str) -> Markup {
+    html! {
+        div.url {
+            span.label { (label) }
+            code id=(id) { (url) }
+            button type="button" class="copy" data-copy=(id) { "Copy" }
+        }
+    }
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
+) -> PanelResult {
+    let provider = param(&query, "provider")
+        .filter(|p| PROVIDERS.iter().any(|(key, _)| key == p))
+        .unwrap_or("entra");
+    page_of(&state, &scoped, &headers, provider).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_has_its_steps_in_the_guide() {
+        for (key, heading) in PROVIDERS {
+            let html = steps(key);
+            assert!(html.len() > 200, "{heading}: {html}");
+        }
+        assert!(steps("entra").contains("<table>"), "the mapping table");
+        assert!(steps("entra").contains("aadOptscim062020"));
+        assert!(!steps("okta").contains("Microsoft Entra ID</h2>"));
+    }
+}
