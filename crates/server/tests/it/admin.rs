@@ -508,6 +508,7 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
             let concrete = path
                 .replace("{tenant}", app.tenant.as_str())
                 .replace("{group}", some_id)
+                .replace("{subaccount}", some_id)
                 .replace("{key}", some_id);
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let served = admin(app, &method.to_uppercase(), &concrete, body).await;
@@ -520,7 +521,7 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
     }
     assert_eq!(
         operations,
-        19,
+        21,
         "{}",
         serde_json::to_string_pretty(paths).unwrap()
     );

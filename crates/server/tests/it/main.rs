@@ -18,6 +18,7 @@ mod groups;
 mod hardening;
 mod interop;
 mod log;
+mod panel;
 mod rate_limit;
 mod sessions;
 mod store_spy;
