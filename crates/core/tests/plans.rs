@@ -21,8 +21,8 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use scimitar_core::domain::Service;
-use scimitar_core::ids::TenantId;
-use scimitar_core::model::{ListQuery, NewGroup};
+use scimitar_core::ids::{TenantId, UserId};
+use scimitar_core::model::{ListQuery, LogEntry, LogQuery, NewGroup, now};
 use scimitar_core::store::Store;
 use scimitar_core::testing::{Backend, Kind};
 use scimitar_proto::filter;
@@ -36,7 +36,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, filter::Targets};
 
 /// The tables whose rows belong to tenants and grow with them.
-const TENANT_TABLES: [&str; 8] = [
+const TENANT_TABLES: [&str; 11] = [
     "users",
     "groups",
     "memberships",
@@ -45,6 +45,9 @@ const TENANT_TABLES: [&str; 8] = [
     "subaccounts",
     "provisioning_log",
     "events",
+    "log_hours",
+    "portal_links",
+    "panel_sessions",
 ];
 
 /// The statements sqlx reported executing, in order.
@@ -312,6 +315,83 @@ async fn workload(service: &Service) {
         .unwrap();
     service
         .delete_group(&tenant, &group.id, None)
+        .await
+        .unwrap();
+    panel_workload(&service, &tenant, &users[6].id).await;
+}
+
+/// What the admin panel's screens read and write.
+async fn panel_workload(service: &Service, tenant: &TenantId, user: &UserId) {
+    let store = service.store();
+    let (key, _) = store.create_api_key(tenant, Some("panel")).await.unwrap();
+    let entries: Vec<LogEntry> = (0..20)
+        .map(|i| LogEntry {
+            tenant_id: tenant.clone(),
+            time: now() + i,
+            request_id: format!("r{i}"),
+            method: if i % 2 == 0 { "GET" } else { "PATCH" }.into(),
+            path: "/scim/v2/Users".into(),
+            status: if i % 3 == 0 { 400 } else { 200 },
+            scim_type: None,
+            detail: None,
+            ignored: vec![],
+            api_key_id: Some(key.id.clone()),
+        })
+        .collect();
+    store.append_log(&entries).await.unwrap();
+    let link = service
+        .create_portal_link(tenant, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (_, secret) = service.open_portal_link(&link.token).await.unwrap();
+    let secret = secret.unwrap();
+    service.panel_session(&secret).await.unwrap();
+    service.end_panel_session(&secret).await.unwrap();
+    let first = service.group_page(tenant, None, None, 5).await.unwrap();
+    let last = first.items.last().unwrap();
+    service
+        .group_page(tenant, None, Some((&last.display_name, &last.id)), 5)
+        .await
+        .unwrap();
+    service
+        .group_page(tenant, Some("team-1"), None, 5)
+        .await
+        .unwrap();
+    service
+        .group_page(
+            tenant,
+            Some("Team 1"),
+            Some((&last.display_name, &last.id)),
+            5,
+        )
+        .await
+        .unwrap();
+    let users = service.user_page(tenant, None, None, 5).await.unwrap();
+    let after = &users.items.last().unwrap().attrs.user_name;
+    service
+        .user_page(tenant, Some("u1"), Some(after), 5)
+        .await
+        .unwrap();
+    service.user_detail(tenant, user).await.unwrap();
+    for failed in [None, Some(true)] {
+        for method in [None, Some("GET".to_owned())] {
+            let query = LogQuery {
+                before: Some(1_000_000),
+                failed,
+                method,
+                limit: 5,
+            };
+            service.log_page(tenant, &query).await.unwrap();
+        }
+    }
+    service.sync_health(tenant).await.unwrap();
+    let sub = store.create_subaccount(tenant, "Top", None).await.unwrap();
+    let child = store
+        .create_subaccount(tenant, "Child", Some(&sub.id))
+        .await
+        .unwrap();
+    service
+        .change_subaccount(tenant, &child.id, Some("Renamed"), Some(None))
         .await
         .unwrap();
 }

@@ -54,6 +54,8 @@ CREATE TABLE log_hours (
     failures BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, hour)
 );
+-- Retention deletes hours by age.
+CREATE INDEX log_hours_hour ON log_hours (hour);
 INSERT INTO log_hours (tenant_id, hour, requests, failures)
     SELECT tenant_id, time - time % 3600000000, COUNT(*), SUM(failed)
     FROM provisioning_log GROUP BY tenant_id, time - time % 3600000000;

@@ -225,9 +225,10 @@ impl Panel for SqlStore {
         }
         if let Some((name, id)) = after {
             let n = params.len();
+            // A row value, so the index is entered at the position (an
+            // OR of the two cases would be walked from the start).
             sql.push_str(&format!(
-                " AND (r.display_name_ci > ${} OR (r.display_name_ci = ${} AND r.id > ${}))",
-                n + 1,
+                " AND (r.display_name_ci, r.id) > (${}, ${})",
                 n + 1,
                 n + 2
             ));
