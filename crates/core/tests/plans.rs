@@ -317,7 +317,7 @@ async fn workload(service: &Service) {
         .delete_group(&tenant, &group.id, None)
         .await
         .unwrap();
-    panel_workload(&service, &tenant, &users[6].id).await;
+    panel_workload(service, &tenant, &users[6].id).await;
 }
 
 /// What the admin panel's screens read and write.

@@ -1,11 +1,13 @@
 //! # scimitar-server: the HTTP surface
 //!
 //! [`router`] builds the whole application from an [`AppState`]: the SCIM
-//! endpoints under a configurable base path, the host application's
-//! session API, and the operational endpoints. It knows no SQL; everything
-//! stored goes through `scimitar_core::Store`, and everything protocol
-//! through `scimitar_proto`. Errors become SCIM error objects in exactly
-//! one place, [`error::ApiError`].
+//! endpoints under a configurable base path, the admin API and the admin
+//! panel under `/admin`, the host application's session API, and the
+//! operational endpoints. It knows no SQL; everything stored goes through
+//! `scimitar_core::Store`, and everything protocol through
+//! `scimitar_proto`. Errors become SCIM error objects in exactly one
+//! place, [`error::ApiError`]; the panel's become pages, in its own
+//! `PanelError`.
 
 mod admin;
 mod api_doc;

@@ -61,13 +61,26 @@ fn render(markdown: &str) -> String {
     out
 }
 
-/// `GET /admin/t/{tenant}/setup`.
-pub(crate) async fn page_of(
-    state: &AppState,
-    scoped: &Scoped,
-    headers: &HeaderMap,
-    provider: &str,
+fn url_row(label: &str, id: &str, url: &str) -> Markup {
+    html! {
+        div.url {
+            span.label { (label) }
+            code id=(id) { (url) }
+            button type="button" class="copy" data-copy=(id) { "Copy" }
+        }
+    }
+}
+
+/// `GET /admin/t/{tenant}/setup?provider=`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
 ) -> PanelResult {
+    let provider = param(&query, "provider")
+        .filter(|p| PROVIDERS.iter().any(|(key, _)| key == p))
+        .unwrap_or("entra");
     let tenant = &scoped.tenant;
     let health = state.service().sync_health(&tenant.id).await?;
     // The failure matters here only if nothing has worked since.
@@ -75,7 +88,7 @@ pub(crate) async fn page_of(
         .last_failure
         .as_ref()
         .filter(|f| health.last_success.as_ref().is_none_or(|s| s.time < f.time));
-    let base = crate::scim::base_url(state, headers);
+    let base = crate::scim::base_url(&state, &headers);
     let entra = format!("{base}?aadOptscim062020");
     let heading = PROVIDERS
         .iter()
@@ -134,28 +147,6 @@ pub(crate) async fn page_of(
         StatusCode::OK,
         screen(&place, "Setup", None::<&Notice>, body),
     ))
-}
-
-fn url_row(label: &str, id: &str, url: &str) -> Markup {
-    html! {
-        div.url {
-            span.label { (label) }
-            code id=(id) { (url) }
-            button type="button" class="copy" data-copy=(id) { "Copy" }
-        }
-    }
-}
-
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    scoped: Scoped,
-    headers: HeaderMap,
-    QueryPairs(query): QueryPairs,
-) -> PanelResult {
-    let provider = param(&query, "provider")
-        .filter(|p| PROVIDERS.iter().any(|(key, _)| key == p))
-        .unwrap_or("entra");
-    page_of(&state, &scoped, &headers, provider).await
 }
 
 #[cfg(test)]
