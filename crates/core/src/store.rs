@@ -200,6 +200,13 @@ pub trait Panel: Send + Sync {
         name: Option<String>,
         parent: Option<Option<SubaccountId>>,
     ) -> Result<Subaccount>;
+    /// Tenants in creation order, after the tenant `after` (its creation
+    /// time and id).
+    async fn tenant_slice(
+        &self,
+        after: Option<(Micros, &TenantId)>,
+        limit: u32,
+    ) -> Result<Slice<Tenant>>;
     /// Groups by name (then id) after `after`; with `search`, those whose
     /// name starts with it (case-insensitively) or whose externalId is it.
     async fn group_slice(

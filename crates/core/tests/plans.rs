@@ -347,6 +347,12 @@ async fn panel_workload(service: &Service, tenant: &TenantId, user: &UserId) {
     let secret = secret.unwrap();
     service.panel_session(&secret).await.unwrap();
     service.end_panel_session(&secret).await.unwrap();
+    let tenants = service.tenant_page(None, 1).await.unwrap();
+    let oldest = &tenants.items[0];
+    service
+        .tenant_page(Some((oldest.created, &oldest.id)), 1)
+        .await
+        .unwrap();
     let first = service.group_page(tenant, None, None, 5).await.unwrap();
     let last = first.items.last().unwrap();
     service

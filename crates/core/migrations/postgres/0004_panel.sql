@@ -48,7 +48,9 @@ CREATE TRIGGER memberships_counted_in AFTER INSERT ON memberships
 CREATE TRIGGER memberships_counted_out AFTER DELETE ON memberships
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_members();
 
--- Keyset pages: groups by name, users by userName, within a tenant.
+-- Keyset pages: tenants in creation order; groups by name, users by
+-- userName, within a tenant.
+CREATE INDEX tenants_created ON tenants (created, id);
 DROP INDEX groups_tenant_display_name;
 CREATE INDEX groups_tenant_display_name ON groups (tenant_id, display_name_ci, id);
 CREATE INDEX users_tenant_user_name ON users (tenant_id, user_name_ci);

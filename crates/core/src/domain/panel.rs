@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::ids::{GroupId, SubaccountId, TenantId, UserId};
 use crate::model::{
     Group, HourCount, LogEntry, LogQuery, MICROS_PER_HOUR, Membership, Micros, PanelSession,
-    PanelUser, Redeemed, Slice, Subaccount, SyncHealth, User, hour_of,
+    PanelUser, Redeemed, Slice, Subaccount, SyncHealth, Tenant, User, hour_of,
 };
 use crate::rules;
 
@@ -134,6 +134,17 @@ impl Service {
         }
         self.store
             .change_subaccount(tenant, id, name.map(str::to_owned), parent)
+            .await
+    }
+
+    /// A page of the tenants, oldest first, after the tenant `after`.
+    pub async fn tenant_page(
+        &self,
+        after: Option<(Micros, &TenantId)>,
+        limit: u32,
+    ) -> Result<Slice<Tenant>> {
+        self.store
+            .tenant_slice(after, limit.clamp(1, MAX_PANEL_PAGE))
             .await
     }
 

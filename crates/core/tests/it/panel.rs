@@ -376,6 +376,16 @@ fn pages_are_keyset_slices_of_one_tenant(
         assert!(!rest.more);
         let ann = service.user_page(&t, Some("ann"), None, 10).await.unwrap();
         assert_eq!(ann.items.len(), 1, "only this tenant's Ann");
+        // Tenants, oldest first, a page at a time.
+        let first = service.tenant_page(None, 1).await.unwrap();
+        assert_eq!((first.items[0].name.as_str(), first.more), ("Acme", true));
+        let last = &first.items[0];
+        let rest = service
+            .tenant_page(Some((last.created, &last.id)), 10)
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!((rest.items[0].name.as_str(), rest.more), ("Globex", false));
         // An unknown tenant is not found.
         assert!(matches!(
             service

@@ -146,19 +146,22 @@ fn secure(state: &AppState) -> bool {
 
 /// The `Set-Cookie` that starts a session.
 fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
-    let secure = if secure(state) { "; Secure" } else { "" };
-    let max_age = scimitar_core::domain::PANEL_LIFETIME.as_secs();
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={secret}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    cookie(
+        state,
+        secret,
+        scimitar_core::domain::PANEL_LIFETIME.as_secs(),
+    )
 }
 
 /// The `Set-Cookie` that ends one.
 fn cleared_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, "", 0)
+}
+
+fn cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
     let secure = if secure(state) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}=; Path=/admin; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
+        "{COOKIE}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -5,10 +5,11 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
+use scimitar_core::ids::TenantId;
 use scimitar_core::model::{PanelUser, Redeemed};
 use subtle::ConstantTimeEq;
 
-use super::layout::{Notice, Place, bare, bare_with, screen, when};
+use super::layout::{Notice, Place, bare, bare_with, param, screen, when, with_query};
 use super::{
     Form, PanelError, PanelResult, Posted, Visitor, cleared_cookie, cookie_secret, done, html_page,
     same_origin, session_cookie,
@@ -186,19 +187,44 @@ pub(crate) async fn tenants(
     visitor: Visitor,
     QueryPairs(query): QueryPairs,
 ) -> PanelResult {
-    tenants_page(&state, &visitor, Notice::from_query(&query), StatusCode::OK).await
+    tenants_page(
+        &state,
+        &visitor,
+        &query,
+        Notice::from_query(&query),
+        StatusCode::OK,
+    )
+    .await
 }
+
+/// Tenants on one page.
+const PAGE: u32 = 50;
 
 async fn tenants_page(
     state: &AppState,
     visitor: &Visitor,
+    query: &[(String, String)],
     notice: Option<Notice>,
     status: StatusCode,
 ) -> PanelResult {
     if !visitor.is_operator() {
         return Err(PanelError::NotFound);
     }
-    let tenants = state.service().list_tenants().await?;
+    // `after` is a position from our own "Next page" link: its tenant's
+    // creation time and id.
+    let after_id: Option<TenantId> =
+        param(query, "after_id").and_then(|id| crate::extract::known_id(id.to_owned()));
+    let after_created = param(query, "after").and_then(|c| c.parse::<i64>().ok());
+    let after = after_created.zip(after_id.as_ref());
+    let slice = state.service().tenant_page(after, PAGE).await?;
+    let tenants = &slice.items;
+    let next = tenants.last().filter(|_| slice.more).map(|last| {
+        let created = last.created.to_string();
+        with_query(
+            "/admin/tenants",
+            &[("after", created.as_str()), ("after_id", last.id.as_str())],
+        )
+    });
     let place = Place {
         visitor,
         tenant: None,
@@ -211,7 +237,7 @@ async fn tenants_page(
             table {
                 thead { tr { th { "Name" } th { "Region" } th { "Created" } th { "Id" } } }
                 tbody {
-                    @for t in &tenants {
+                    @for t in tenants {
                         tr {
                             td { a href={ "/admin/t/" (t.id) "/setup" } { (t.name) } }
                             td { (t.region.as_deref().unwrap_or("")) }
@@ -221,6 +247,9 @@ async fn tenants_page(
                     }
                 }
             }
+        }
+        @if let Some(next) = &next {
+            p.pager { a href=(next) { "Next page" } }
         }
         h2 { "New tenant" }
         form method="post" action="/admin/tenants" {
@@ -256,13 +285,8 @@ pub(crate) async fn create_tenant(
         Ok(_) => Ok(done("/admin/tenants", "tenant-created")),
         Err(e) => match PanelError::from(e) {
             PanelError::Rejected(why) => {
-                tenants_page(
-                    &state,
-                    &visitor,
-                    Some(Notice::Error(why)),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await
+                let notice = Some(Notice::Error(why));
+                tenants_page(&state, &visitor, &[], notice, StatusCode::BAD_REQUEST).await
             }
             other => Err(other),
         },

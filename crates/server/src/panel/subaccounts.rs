@@ -17,9 +17,10 @@ use crate::extract::QueryPairs;
 /// The value of the "(tenant root)" option.
 const ROOT: &str = "";
 
-/// A select of the tenant's subaccounts, by name, with the tenant root
-/// first; `except` leaves out a subaccount and everything under it (where
-/// a subaccount cannot move).
+/// A select of the tenant's subaccounts, with the tenant root first, then
+/// the tree depth-first; each option is the subaccount's name exactly (so
+/// automation can choose by name); `except` leaves out a subaccount and
+/// everything under it (where a subaccount cannot move).
 pub(crate) fn select(
     id: &str,
     name: &str,
@@ -31,11 +32,9 @@ pub(crate) fn select(
     html! {
         select id=(id) name=(name) {
             option value=(ROOT) selected[selected.is_none()] { "(tenant root)" }
-            @for (depth, sub) in tree_order(subs) {
+            @for (_, sub) in tree_order(subs) {
                 @if !excluded.contains(&sub.id) {
-                    option value=(sub.id) selected[selected == Some(&sub.id)] {
-                        ("\u{a0}\u{a0}".repeat(depth)) (sub.name)
-                    }
+                    option value=(sub.id) selected[selected == Some(&sub.id)] { (sub.name) }
                 }
             }
         }

@@ -236,6 +236,13 @@ impl Panel for Counting {
     ) -> Result<Subaccount> {
         self.inner.change_subaccount(tenant, id, name, parent).await
     }
+    async fn tenant_slice(
+        &self,
+        after: Option<(Micros, &TenantId)>,
+        limit: u32,
+    ) -> Result<Slice<Tenant>> {
+        self.inner.tenant_slice(after, limit).await
+    }
     async fn group_slice(
         &self,
         tenant: &TenantId,

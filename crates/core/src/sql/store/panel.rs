@@ -63,13 +63,27 @@ impl Panel for SqlStore {
             Box::pin(async move {
                 let found = query(
                     tx,
-                    "SELECT tenant_id, expires, used FROM portal_links WHERE token_hash = $1",
+                    "SELECT token_hash, tenant_id, expires, used FROM portal_links \
+                     WHERE token_hash = $1",
                     &[link_hash.as_str().into()],
-                    |r| Ok((r.text("tenant_id")?, r.int("expires")?, r.opt_int("used")?)),
+                    |r| {
+                        let stored = r.text("token_hash")?;
+                        Ok((
+                            stored,
+                            r.text("tenant_id")?,
+                            r.int("expires")?,
+                            r.opt_int("used")?,
+                        ))
+                    },
                 )
                 .await?
                 .pop();
-                let Some((tenant, expires, used)) = found else {
+                // Found by its hash in the index, then compared in constant
+                // time, as API keys are.
+                let found = found.filter(|(stored, ..)| {
+                    bool::from(stored.as_bytes().ct_eq(link_hash.as_bytes()))
+                });
+                let Some((_, tenant, expires, used)) = found else {
                     return Ok(Redeemed::Unknown);
                 };
                 if used.is_some() {
@@ -206,6 +220,29 @@ impl Panel for SqlStore {
             })
         })
         .await
+    }
+
+    async fn tenant_slice(
+        &self,
+        after: Option<(Micros, &TenantId)>,
+        limit: u32,
+    ) -> Result<Slice<Tenant>> {
+        let (condition, params): (&str, Vec<Param>) = match after {
+            Some((created, id)) => (
+                "WHERE (created, id) > ($1, $2)",
+                vec![created.into(), id.as_str().into()],
+            ),
+            None => ("", vec![]),
+        };
+        let sql = format!(
+            "SELECT id, name, region, created FROM tenants {condition} \
+             ORDER BY created, id LIMIT {}",
+            u64::from(limit) + 1
+        );
+        let mut items = self.select(&sql, &params, |r| tenant_from_row(r)).await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Ok(Slice { items, more })
     }
 
     async fn group_slice(
