@@ -1,8 +1,10 @@
 -- The admin panel: portal links and panel sessions (both stored as the
 -- SHA-256 of their secret only), and what its screens read without
--- counting rows: each group's member count, kept by triggers in the
--- membership change's own transaction; each key's last use and each
--- tenant's requests per hour, added to by the provisioning log's batches.
+-- counting rows: each group's member count, kept by the two store
+-- functions that change memberships, once per change, in its own
+-- transaction (a trigger would update the group once per member); each
+-- key's last use and each tenant's requests per hour, added to by the
+-- provisioning log's batches.
 CREATE TABLE portal_links (
     token_hash TEXT COLLATE "C" PRIMARY KEY,
     tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -27,26 +29,6 @@ ALTER TABLE api_keys ADD COLUMN last_used BIGINT;
 ALTER TABLE groups ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
 UPDATE groups SET member_count =
     (SELECT COUNT(*) FROM memberships m WHERE m.group_id = groups.id);
-
--- Once per statement, so a change of 5,000 members updates its group once.
-CREATE FUNCTION count_members() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE groups g SET member_count = g.member_count + d.n
-            FROM (SELECT group_id, COUNT(*) AS n FROM changed GROUP BY group_id) d
-            WHERE g.id = d.group_id;
-    ELSE
-        UPDATE groups g SET member_count = g.member_count - d.n
-            FROM (SELECT group_id, COUNT(*) AS n FROM changed GROUP BY group_id) d
-            WHERE g.id = d.group_id;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER memberships_counted_in AFTER INSERT ON memberships
-    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_members();
-CREATE TRIGGER memberships_counted_out AFTER DELETE ON memberships
-    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION count_members();
 
 -- Keyset pages: tenants in creation order; groups by name, users by
 -- userName, within a tenant.

@@ -1,8 +1,10 @@
 -- The admin panel: portal links and panel sessions (both stored as the
 -- SHA-256 of their secret only), and what its screens read without
--- counting rows: each group's member count, kept by triggers in the
--- membership change's own transaction; each key's last use and each
--- tenant's requests per hour, added to by the provisioning log's batches.
+-- counting rows: each group's member count, kept by the two store
+-- functions that change memberships, once per change, in its own
+-- transaction (a trigger would update the group once per member); each
+-- key's last use and each tenant's requests per hour, added to by the
+-- provisioning log's batches.
 CREATE TABLE portal_links (
     token_hash TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -27,13 +29,6 @@ ALTER TABLE api_keys ADD COLUMN last_used BIGINT;
 ALTER TABLE groups ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
 UPDATE groups SET member_count =
     (SELECT COUNT(*) FROM memberships m WHERE m.group_id = groups.id);
-CREATE TRIGGER memberships_counted_in AFTER INSERT ON memberships BEGIN
-    UPDATE groups SET member_count = member_count + 1 WHERE id = NEW.group_id;
-END;
-CREATE TRIGGER memberships_counted_out AFTER DELETE ON memberships BEGIN
-    UPDATE groups SET member_count = member_count - 1 WHERE id = OLD.group_id;
-END;
-
 -- Keyset pages: tenants in creation order; groups by name, users by
 -- userName, within a tenant.
 CREATE INDEX tenants_created ON tenants (created, id);

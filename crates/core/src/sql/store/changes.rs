@@ -169,7 +169,34 @@ impl SqlStore {
                 }
             }
         }
-        Ok(net.finish())
+        let (added, removed) = net.finish();
+        // The membership rows changed by exactly this much, whatever the
+        // operations were.
+        let delta = i64::try_from(added.len()).unwrap_or(i64::MAX)
+            - i64::try_from(removed.len()).unwrap_or(i64::MAX);
+        if delta != 0 {
+            execute(
+                tx,
+                "UPDATE groups SET member_count = member_count + $1 WHERE id = $2",
+                &[delta.into(), group.as_str().into()],
+            )
+            .await?;
+        }
+        Ok((added, removed))
+    }
+
+    /// Takes one member off the count of each of `groups` (a user left
+    /// them all).
+    async fn one_member_less(tx: &mut Tx, groups: &[String]) -> Result<()> {
+        for chunk in groups.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE groups SET member_count = member_count - 1 WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let params: Vec<Param> = chunk.iter().map(|id| Param::from(id.as_str())).collect();
+            execute(tx, &sql, &params).await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn create_user_once(
@@ -334,6 +361,7 @@ impl SqlStore {
         let seen: HashSet<&String> = groups.iter().collect();
         let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
         Self::touch(tx, Resource::Group, &late).await?;
+        Self::one_member_less(tx, &gone).await?;
         let groups = gone;
         let sessions = execute(
             tx,
