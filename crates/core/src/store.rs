@@ -239,13 +239,21 @@ pub trait Panel: Send + Sync {
 /// The event outbox and the provisioning log.
 #[async_trait]
 pub trait Journal: Send + Sync {
-    /// Events after `after_seq`, in order.
+    /// Events after `after_seq`, in order; of one tenant, and of the
+    /// given types (all when empty).
     async fn events(
         &self,
         tenant: Option<&TenantId>,
+        types: &[String],
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>>;
+    /// The highest sequence number retention has deleted (0 before any):
+    /// the events after it are all still there.
+    async fn events_horizon(&self) -> Result<i64>;
+    /// Notified after every write transaction this store committed, so a
+    /// follower of the outbox in this process need not poll.
+    fn commits(&self) -> std::sync::Arc<tokio::sync::Notify>;
     /// Appends entries to the provisioning log, in one transaction.
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()>;
     /// The newest `limit` entries of a tenant, newest first.

@@ -20,7 +20,7 @@
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use scimitar_core::domain::Service;
+use scimitar_core::domain::{FeedQuery, Service};
 use scimitar_core::ids::{TenantId, UserId};
 use scimitar_core::model::{ListQuery, LogEntry, LogQuery, NewGroup, now};
 use scimitar_core::store::Store;
@@ -318,6 +318,19 @@ async fn workload(service: &Service) {
         .await
         .unwrap();
     panel_workload(service, &tenant, &users[6].id).await;
+    for (tenant, types) in [
+        (None, vec![]),
+        (Some(tenant.clone()), vec!["user.created".to_owned()]),
+    ] {
+        let query = FeedQuery {
+            after: Some(3),
+            limit: 10,
+            types,
+            tenant,
+            ..Default::default()
+        };
+        service.feed(&query).await.unwrap();
+    }
 }
 
 /// What the admin panel's screens read and write.

@@ -154,6 +154,24 @@ pub struct LogQuery {
     limit: Option<u32>,
 }
 
+/// The query of the application's event feed.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// The `next` of the previous answer; from the oldest event kept when
+    /// absent. A cursor older than retention kept is 410.
+    after: Option<String>,
+    /// Events per answer, 100 by default, 1 to 1000.
+    limit: Option<u32>,
+    /// Only these types, comma-separated (`user.deprovisioned,group.deleted`).
+    types: Option<String>,
+    /// Only this tenant's events.
+    tenant: Option<String>,
+    /// With no event yet, wait up to this many seconds (0 to 30) for one;
+    /// the answer comes as soon as one commits.
+    wait: Option<u32>,
+}
+
 /// The query of the events.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -1,5 +1,6 @@
-//! The host application's API: sessions of provisioned users. Behind the
-//! application token, and off when none is configured.
+//! The host application's API: sessions of provisioned users, and the
+//! event feed. Behind the application token, and off when none is
+//! configured.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,10 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_doc::{Refused, ScimErrorBody};
+use crate::api_doc::{FeedParams, NotFound, Refused, ScimErrorBody};
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::{Body, field, known_id};
+use crate::extract::{Body, QueryPairs, field, known_id};
 
 /// The application API's routes, with their part of the OpenAPI document.
 pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
@@ -26,6 +27,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(create_session))
         .routes(routes!(introspect))
         .routes(routes!(revoke))
+        .routes(routes!(feed))
         .route_layer(middleware::from_fn_with_state(
             (state, Scope::App),
             require_token,
@@ -155,4 +157,138 @@ async fn introspect(
         }),
     };
     Ok(scim_json(StatusCode::OK, &answer))
+}
+
+/// An event as the feed (and a webhook) delivers it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FeedEvent {
+    /// Stable across deliveries: `evt_` and the sequence number.
+    id: String,
+    /// Position in the deployment's outbox: grows in commit order.
+    seq: i64,
+    /// `user.created`, `group.members_added`, … (docs/events.md).
+    #[serde(rename = "type")]
+    kind: String,
+    tenant_id: TenantId,
+    #[serde(with = "timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    occurred_at: Micros,
+    /// The change: `resourceId` and the type's own fields.
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+/// A page of the feed.
+#[derive(Serialize, ToSchema)]
+struct FeedPage {
+    events: Vec<FeedEvent>,
+    /// The cursor to ask with next (`after`).
+    next: String,
+}
+
+fn feed_event(event: scimitar_core::model::Event) -> FeedEvent {
+    let mut data = match event.payload {
+        serde_json::Value::Object(map) => map,
+        other => serde_json::Map::from_iter([("value".to_owned(), other)]),
+    };
+    data.insert("resourceId".to_owned(), event.resource_id.into());
+    FeedEvent {
+        id: format!("evt_{}", event.seq),
+        seq: event.seq,
+        kind: event.kind,
+        tenant_id: event.tenant_id,
+        occurred_at: event.created,
+        data: serde_json::Value::Object(data),
+    }
+}
+
+/// A whole number from 0 to `max`, or the default.
+fn number(query: &[(String, String)], name: &str, default: u64, max: u64) -> ApiResult<u64> {
+    match query.iter().find(|(k, _)| k == name) {
+        None => Ok(default),
+        Some((_, v)) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| {
+                ApiError::from(scimitar_proto::ScimError::invalid_value(format!(
+                    "'{name}' must be a whole number from 0 to {max}"
+                )))
+            }),
+    }
+}
+
+/// The events after a cursor, in sequence order; with `wait`, the answer
+/// comes as soon as one commits.
+#[utoipa::path(get, path = "/app/v1/events", tag = "events", security(("appToken" = [])),
+    description = "The event feed: events after `after` in sequence order, with the cursor to \
+                   ask with next. A cursor never passes an event not yet committed, so a \
+                   follower that stores `next` and asks again never skips one. `wait` long-polls.",
+    params(FeedParams),
+    responses((status = 200, body = FeedPage), (status = 400, response = Refused),
+        (status = 404, response = NotFound),
+        (status = 410, description = "the cursor is older than the events retention kept", body = ScimErrorBody)))]
+async fn feed(State(state): State<AppState>, QueryPairs(query): QueryPairs) -> ApiResult<Response> {
+    use scimitar_core::domain::{Feed, FeedQuery, MAX_FEED_PAGE, MAX_FEED_WAIT};
+    let value = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let after = value("after")
+        .map(|a| {
+            a.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::from(scimitar_proto::ScimError::invalid_value(
+                    "'after' must be the 'next' of a previous answer",
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = number(&query, "limit", 100, u64::from(MAX_FEED_PAGE))?;
+    if limit == 0 {
+        return Err(scimitar_proto::ScimError::invalid_value(format!(
+            "'limit' must be a whole number from 1 to {MAX_FEED_PAGE}"
+        ))
+        .into());
+    }
+    let wait = number(&query, "wait", 0, MAX_FEED_WAIT.as_secs())?;
+    let tenant = value("tenant")
+        .map(|t| known_id(t.to_owned()).ok_or_else(|| ApiError::not_found("no such tenant")))
+        .transpose()?;
+    let types = value("types")
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    // A wait ends before the request's deadline would answer 503.
+    let longest = state
+        .config()
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(1));
+    let query = FeedQuery {
+        after,
+        limit: u32::try_from(limit).unwrap_or(MAX_FEED_PAGE),
+        types,
+        tenant,
+        wait: std::time::Duration::from_secs(wait).min(longest),
+    };
+    match state.service().feed(&query).await? {
+        Feed::Page { events, next } => Ok(scim_json(
+            StatusCode::OK,
+            &FeedPage {
+                events: events.into_iter().map(feed_event).collect(),
+                next: next.to_string(),
+            },
+        )),
+        Feed::Gone { horizon } => Err(ApiError::new(
+            410,
+            None,
+            format!(
+                "events after this cursor, up to {horizon}, were deleted by retention: \
+                 start again without 'after' (from the oldest event kept) and reconcile"
+            ),
+        )),
+    }
 }

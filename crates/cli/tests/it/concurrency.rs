@@ -446,7 +446,7 @@ fn follow_outbox(url: &str, stop: Arc<AtomicBool>) -> JoinHandle<Vec<i64>> {
             // Read the flag first: the last pass then starts after every
             // write has been answered.
             let last_pass = stop.load(Ordering::SeqCst);
-            let batch = store.events(None, after, 500).await.expect("events");
+            let batch = store.events(None, &[], after, 500).await.expect("events");
             if let Some(e) = batch.last() {
                 after = e.seq;
             }
@@ -472,7 +472,7 @@ async fn all_races(d: &Deployment) {
     let followed = follower.await.expect("follower");
     let store = scimitar_core::open(d.db.url()).await.expect("open");
     let all: Vec<i64> = store
-        .events(None, 0, u32::MAX)
+        .events(None, &[], 0, u32::MAX)
         .await
         .expect("events")
         .into_iter()

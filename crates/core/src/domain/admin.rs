@@ -242,6 +242,8 @@ impl Service {
         if let Some(tenant) = tenant {
             self.store.get_tenant(tenant).await?;
         }
-        self.store.events(tenant, after, limit.min(MAX_READ)).await
+        self.store
+            .events(tenant, &[], after, limit.min(MAX_READ))
+            .await
     }
 }

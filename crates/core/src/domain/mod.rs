@@ -20,6 +20,7 @@
 
 mod admin;
 mod credentials;
+mod feed;
 mod groups;
 mod panel;
 mod sessions;
@@ -31,6 +32,7 @@ use crate::clock::Clock;
 
 pub use admin::{IssuedApiKey, MAX_NAME_CHARS, MAX_READ, UserList, UserSummary};
 pub use credentials::{Credential, KEY_TRUSTED_FOR};
+pub use feed::{EVENT_TYPES, Feed, FeedQuery, MAX_FEED_PAGE, MAX_FEED_WAIT};
 pub use panel::{
     MAX_PANEL_PAGE, PANEL_IDLE, PANEL_LIFETIME, PORTAL_LINK_TTL, PortalLink, UserDetail,
 };

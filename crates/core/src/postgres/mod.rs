@@ -56,6 +56,7 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
         writer: Writer(pool),
         // A quarter of the pool: a tenant's burst leaves room for others.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(4)),
+        commits: std::sync::Arc::default(),
     })
 }
 

@@ -67,6 +67,7 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         // The committer gives tenants turns; the gate only bounds how many
         // of one tenant's writes wait for theirs.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(32)),
+        commits: std::sync::Arc::default(),
     })
 }
 

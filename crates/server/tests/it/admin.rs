@@ -521,7 +521,7 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
     }
     assert_eq!(
         operations,
-        21,
+        22,
         "{}",
         serde_json::to_string_pretty(paths).unwrap()
     );

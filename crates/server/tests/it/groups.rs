@@ -606,7 +606,11 @@ async fn delete_group_keeps_its_users(app: &TestApp) {
     let user = app.get(&app.scim(&format!("/Users/{ann}"))).await;
     assert_eq!(user.status, 200);
     assert_eq!(user.body["groups"], json!([]));
-    let events = app.store.events(Some(&app.tenant), 0, 100).await.unwrap();
+    let events = app
+        .store
+        .events(Some(&app.tenant), &[], 0, 100)
+        .await
+        .unwrap();
     assert!(
         events
             .iter()

@@ -452,7 +452,7 @@ impl<'a> Replay<'a> {
         }
         if !state.events.is_empty() {
             let events = store
-                .events(Some(tenant), 0, 100_000)
+                .events(Some(tenant), &[], 0, 100_000)
                 .await
                 .expect("events");
             for (kind, count) in &state.events {

@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod discovery;
 mod errors;
+mod feed;
 mod groups;
 mod hardening;
 mod interop;

@@ -175,10 +175,17 @@ impl Journal for Counting {
     async fn events(
         &self,
         tenant: Option<&TenantId>,
+        types: &[String],
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        self.inner.events(tenant, after_seq, limit).await
+        self.inner.events(tenant, types, after_seq, limit).await
+    }
+    async fn events_horizon(&self) -> Result<i64> {
+        self.inner.events_horizon().await
+    }
+    fn commits(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.commits()
     }
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
         self.inner.append_log(entries).await

@@ -47,7 +47,7 @@ async fn add_member(app: &TestApp, group: &str, user: &str) {
 
 async fn deprovision_events(app: &TestApp, user: &str) -> usize {
     app.store
-        .events(Some(&app.tenant), 0, 1000)
+        .events(Some(&app.tenant), &[], 0, 1000)
         .await
         .unwrap()
         .iter()

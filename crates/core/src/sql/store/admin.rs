@@ -220,7 +220,7 @@ impl Administration for SqlStore {
                 record(
                     tx,
                     tenant,
-                    "apikey.created",
+                    "apikey.issued",
                     key.id.as_str(),
                     json!({"label": label}),
                 )

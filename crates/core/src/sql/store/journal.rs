@@ -85,20 +85,38 @@ impl Journal for SqlStore {
     async fn events(
         &self,
         tenant: Option<&TenantId>,
+        types: &[String],
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Event>> {
+        let mut params: Vec<Param> = vec![after_seq.into(), tenant.map(TenantId::as_str).into()];
+        let kinds = if types.is_empty() {
+            String::new()
+        } else {
+            params.extend(types.iter().map(|t| Param::from(t.as_str())));
+            format!(" AND kind IN ({})", placeholders(3, types.len()))
+        };
         // The limit written out, not bound: see `SqlStore::list`.
         let sql = format!(
             "SELECT seq, tenant_id, kind, resource_id, payload, created FROM events \
-             WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2) ORDER BY seq LIMIT {limit}"
+             WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2){kinds} ORDER BY seq LIMIT {limit}"
         );
-        self.select(
-            &sql,
-            &[after_seq.into(), tenant.map(TenantId::as_str).into()],
-            |r| event_from_row(r),
-        )
-        .await
+        self.select(&sql, &params, |r| event_from_row(r)).await
+    }
+
+    async fn events_horizon(&self) -> Result<i64> {
+        let horizon = self
+            .select_one(
+                "SELECT pruned_through FROM outbox_horizon WHERE id = 1",
+                &[],
+                |r| r.int("pruned_through"),
+            )
+            .await?;
+        Ok(horizon.unwrap_or(0))
+    }
+
+    fn commits(&self) -> Arc<tokio::sync::Notify> {
+        self.commits.clone()
     }
 
     async fn append_log(&self, entries: &[LogEntry]) -> Result<()> {
@@ -156,8 +174,26 @@ impl Journal for SqlStore {
         );
         self.transact(None, move |tx| {
             Box::pin(async move {
-                let deleted = execute(tx, &sql, &[before.into(), i64::from(limit).into()]).await?;
-                Ok(deleted)
+                let params = [before.into(), i64::from(limit).into()];
+                if what != Expiring::Events {
+                    return Ok(execute(tx, &sql, &params).await?);
+                }
+                // The outbox remembers how far it was cut, so a follower
+                // whose cursor lies before that is told it missed events.
+                let gone = query(tx, &format!("{sql} RETURNING seq"), &params, |r| {
+                    r.int("seq")
+                })
+                .await?;
+                if let Some(highest) = gone.iter().max() {
+                    execute(
+                        tx,
+                        "UPDATE outbox_horizon SET pruned_through = $1 \
+                         WHERE id = 1 AND pruned_through < $1",
+                        &[(*highest).into()],
+                    )
+                    .await?;
+                }
+                Ok(u64::try_from(gone.len()).unwrap_or(u64::MAX))
             })
         })
         .await

@@ -86,6 +86,8 @@ pub struct SqlStore {
     pub(super) read: <Engine as Backend>::Reads,
     pub(super) writer: super::Writer,
     pub(super) gate: Arc<TenantGate>,
+    /// Notified after each committed write transaction ([`Journal::commits`]).
+    pub(super) commits: Arc<tokio::sync::Notify>,
 }
 
 impl SqlStore {
@@ -97,7 +99,11 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        self.writer.transact(tenant, Box::new(work)).await
+        let done = self.writer.transact(tenant, Box::new(work)).await;
+        if done.is_ok() {
+            self.commits.notify_waiters();
+        }
+        done
     }
 }
 
