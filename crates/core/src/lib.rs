@@ -18,6 +18,7 @@ pub mod error;
 mod gate;
 pub mod ids;
 pub mod model;
+pub mod origin;
 pub mod postgres;
 pub mod rules;
 mod sql;

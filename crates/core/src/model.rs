@@ -275,6 +275,11 @@ pub struct Event {
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
+    /// The `X-Request-Id` of the SCIM request that made the change; `None`
+    /// for an administrator's.
+    pub request_id: Option<String>,
+    /// The API key that request came with.
+    pub api_key_id: Option<ApiKeyId>,
 }
 
 /// One SCIM request, as the tenant's admins and support see it.

@@ -193,6 +193,12 @@ fn feed_event(event: scimitar_core::model::Event) -> FeedEvent {
         other => serde_json::Map::from_iter([("value".to_owned(), other)]),
     };
     data.insert("resourceId".to_owned(), event.resource_id.into());
+    if let Some(request) = event.request_id {
+        data.insert("requestId".to_owned(), request.into());
+    }
+    if let Some(key) = event.api_key_id {
+        data.insert("apiKeyId".to_owned(), key.as_str().into());
+    }
     FeedEvent {
         id: format!("evt_{}", event.seq),
         seq: event.seq,

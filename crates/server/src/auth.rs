@@ -73,7 +73,14 @@ pub async fn require_tenant(
         state.log().refused(&tenant, &path);
         return too_many_requests(wait);
     }
-    let response = next.run(req).await;
+    // The changes this request makes are recorded as its own: its id,
+    // its method and its key go with their events.
+    let origin = scimitar_core::origin::Origin {
+        request_id: request_id.clone(),
+        method: method.clone(),
+        api_key: Some(key.clone()),
+    };
+    let response = scimitar_core::origin::within(origin, next.run(req)).await;
     let note = response.extensions().get::<ErrorNote>();
     state.log().record(LogEntry {
         tenant_id: tenant,

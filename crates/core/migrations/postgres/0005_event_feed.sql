@@ -7,3 +7,8 @@ CREATE TABLE outbox_horizon (
     pruned_through BIGINT NOT NULL
 );
 INSERT INTO outbox_horizon (id, pruned_through) VALUES (1, 0);
+
+-- Who made each change: the SCIM request's id and the API key it came with
+-- (NULL for an administrator's change).
+ALTER TABLE events ADD COLUMN request_id TEXT COLLATE "C";
+ALTER TABLE events ADD COLUMN api_key_id TEXT COLLATE "C";

@@ -28,7 +28,7 @@ const POLL: Duration = Duration::from_millis(250);
 pub const MAX_FEED_PAGE: u32 = 1000;
 
 /// Every event type the outbox holds.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "tenant.created",
     "subaccount.created",
     "subaccount.updated",
@@ -40,6 +40,7 @@ pub const EVENT_TYPES: [&str; 13] = [
     "user.created",
     "user.updated",
     "user.deprovisioned",
+    "sessions.revoked",
     "apikey.issued",
     "apikey.revoked",
 ];

@@ -222,7 +222,110 @@ async fn bad_feed_queries_are_refused_in_words(app: &TestApp) {
     );
 }
 
+async fn events_say_which_request_and_key_made_them(app: &TestApp) {
+    let user = app.create_user("leaver@example.com").await;
+    let auth = format!("Bearer {APP_TOKEN}");
+    let session = app
+        .request_with(
+            "POST",
+            "/app/v1/sessions",
+            Some(json!({"userId": user})),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(session.status, 201);
+    let start = feed(app, "").await.body["next"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .request_with(
+            "PATCH",
+            &app.scim(&format!("/Users/{user}")),
+            Some(patch_op(
+                json!([{"op": "replace", "path": "active", "value": "False"}]),
+            )),
+            &[("x-request-id", "entra-req-42")],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let page = feed(app, &format!("?after={start}")).await;
+    assert_eq!(
+        types(&page.body),
+        ["user.deprovisioned", "sessions.revoked"]
+    );
+    let key = app
+        .store
+        .list_api_keys(Some(&app.tenant))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    for event in page.body["events"].as_array().unwrap() {
+        assert_eq!(event["data"]["requestId"], json!("entra-req-42"), "{event}");
+        assert_eq!(event["data"]["apiKeyId"], json!(key.as_str()), "{event}");
+    }
+    let gone = &page.body["events"][0]["data"];
+    assert_eq!(
+        (gone["how"].as_str(), gone["sessionsRevoked"].as_i64()),
+        (Some("PATCH"), Some(1))
+    );
+    assert_eq!(page.body["events"][1]["data"]["sessions"], json!(1));
+    // An administrator's change names no request and no key.
+    let admin_made = feed(app, "?types=tenant.created").await;
+    let data = &admin_made.body["events"][0]["data"];
+    assert!(
+        data.get("requestId").is_none() && data.get("apiKeyId").is_none(),
+        "{data}"
+    );
+}
+
+async fn large_member_changes_are_split_into_events_of_a_thousand(app: &TestApp) {
+    let mut members = Vec::new();
+    for i in 0..1001 {
+        let user = app
+            .store
+            .create_user(
+                &app.tenant,
+                scimitar_proto::resource::parse_user(&json!({
+                    "userName": format!("m{i}@example.com"), "displayName": format!("M {i}")
+                }))
+                .unwrap()
+                .value
+                .attrs,
+            )
+            .await
+            .unwrap();
+        members.push(json!({"value": user.id.as_str()}));
+    }
+    let group = app.create_group("Everyone", None).await;
+    let start = feed(app, "").await.body["next"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .request(
+            "PATCH",
+            &app.scim(&format!("/Groups/{group}")),
+            Some(patch_op(json!([
+                {"op": "add", "path": "members", "value": members}
+            ]))),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    let page = feed(app, &format!("?after={start}&types=group.members_added")).await;
+    let sizes: Vec<usize> = page.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [1000, 1]);
+}
+
 backends!(
+    events_say_which_request_and_key_made_them,
+    large_member_changes_are_split_into_events_of_a_thousand,
     the_feed_follows_the_outbox_in_order_and_never_skips,
     a_waiting_follower_hears_of_the_next_commit,
     a_cursor_older_than_retention_is_gone,

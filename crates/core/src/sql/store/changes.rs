@@ -378,14 +378,28 @@ impl SqlStore {
         .await?
         .pop()
         .ok_or(CoreError::NotFound("user"))?;
+        // How: the SCIM method that did it (DELETE, or PUT or PATCH with
+        // `active: false`).
+        let how = crate::origin::current().map(|o| o.method);
         record(
             tx,
             tenant,
             "user.deprovisioned",
             id.as_str(),
-            json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions}),
+            json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions,
+                   "how": how}),
         )
         .await?;
+        if sessions > 0 {
+            record(
+                tx,
+                tenant,
+                "sessions.revoked",
+                id.as_str(),
+                json!({"userId": id, "sessions": sessions, "reason": "user.deprovisioned"}),
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -438,25 +452,15 @@ impl SqlStore {
             )
             .await?;
         }
-        if !added.is_empty() {
-            record(
-                tx,
-                tenant,
-                "group.members_added",
-                id.as_str(),
-                json!({"members": added}),
-            )
-            .await?;
-        }
-        if !removed.is_empty() {
-            record(
-                tx,
-                tenant,
-                "group.members_removed",
-                id.as_str(),
-                json!({"members": removed}),
-            )
-            .await?;
+        // At most MEMBERS_PER_EVENT ids an event: a 100,000-member
+        // replace is a hundred small events, not one huge one.
+        for (kind, ids) in [
+            ("group.members_added", &added),
+            ("group.members_removed", &removed),
+        ] {
+            for chunk in ids.chunks(MEMBERS_PER_EVENT) {
+                record(tx, tenant, kind, id.as_str(), json!({"members": chunk})).await?;
+            }
         }
         Ok(())
     }

@@ -98,7 +98,8 @@ impl Journal for SqlStore {
         };
         // The limit written out, not bound: see `SqlStore::list`.
         let sql = format!(
-            "SELECT seq, tenant_id, kind, resource_id, payload, created FROM events \
+            "SELECT seq, tenant_id, kind, resource_id, payload, created, request_id, api_key_id \
+             FROM events \
              WHERE seq > $1 AND ($2 IS NULL OR tenant_id = $2){kinds} ORDER BY seq LIMIT {limit}"
         );
         self.select(&sql, &params, |r| event_from_row(r)).await

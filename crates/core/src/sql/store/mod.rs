@@ -77,6 +77,9 @@ type Row<'r> = <Engine as Backend>::Row<'r>;
 /// under both backends' bind-parameter limits.
 const CHUNK: usize = 500;
 
+/// Most member ids one `group.members_added` or `_removed` event carries.
+const MEMBERS_PER_EVENT: usize = 1000;
+
 /// A store over one database. Reads run on `read`; write transactions go
 /// through `writer`, which commits them (see [`SqlStore::transact`]).
 /// SCIM writes pass each tenant's [`TenantGate`] first, so one tenant's
@@ -99,12 +102,26 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
+        let work = with_origin(crate::origin::current(), work);
         let done = self.writer.transact(tenant, Box::new(work)).await;
         if done.is_ok() {
             self.commits.notify_waiters();
         }
         done
     }
+}
+
+/// A transaction's body that runs within `origin` (see
+/// [`crate::origin`]), on whichever thread the writer polls it.
+fn with_origin<T, F>(
+    origin: Option<crate::origin::Origin>,
+    work: F,
+) -> impl for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send + 'static
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Tx) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    move |tx| crate::origin::carried(origin, work(tx))
 }
 
 /// Runs one statement in a write transaction and maps each row it
@@ -183,16 +200,21 @@ async fn record(
     payload: serde_json::Value,
 ) -> Result<()> {
     Engine::lock_outbox(tx).await?;
+    let origin = crate::origin::current().unwrap_or_default();
     execute(
         tx,
-        "INSERT INTO events (tenant_id, kind, resource_id, payload, created) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO events (tenant_id, kind, resource_id, payload, created, request_id, \
+         api_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             tenant.as_str().into(),
             kind.into(),
             resource_id.into(),
             payload.to_string().into(),
             now().into(),
+            Some(origin.request_id.as_str())
+                .filter(|r| !r.is_empty())
+                .into(),
+            origin.api_key.as_ref().map(ApiKeyId::as_str).into(),
         ],
     )
     .await?;

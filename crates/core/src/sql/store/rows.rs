@@ -191,5 +191,7 @@ pub(super) fn event_from_row(row: &impl Fields) -> Result<Event> {
         resource_id: row.text("resource_id")?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
         created: row.int("created")?,
+        request_id: row.opt_text("request_id")?,
+        api_key_id: row.opt_text("api_key_id")?.map(ApiKeyId::from),
     })
 }
