@@ -20,8 +20,10 @@ use crate::model::Event;
 /// The longest a follower may ask to wait for the next event.
 pub const MAX_FEED_WAIT: Duration = Duration::from_secs(30);
 
-/// How often a waiting follower looks again, for the commits of other
-/// processes (this process's wake it at once).
+/// How often a waiting follower looks again. Commits of this process wake
+/// it at once, and on PostgreSQL so do other processes' (`LISTEN/NOTIFY`);
+/// this is for other processes on one SQLite file, and for notifications
+/// lost while the listener reconnects.
 const POLL: Duration = Duration::from_millis(250);
 
 /// Most events on one page of the feed.

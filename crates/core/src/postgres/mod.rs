@@ -57,6 +57,7 @@ pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {
         // A quarter of the pool: a tenant's burst leaves room for others.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(4)),
         commits: std::sync::Arc::default(),
+        following: std::sync::Arc::new(std::sync::Once::new()),
     })
 }
 
@@ -81,6 +82,9 @@ impl Writer {
 }
 
 type Tx = Transaction<'static, Db>;
+
+/// The channel on which committed events are announced to other processes.
+const EVENTS_CHANNEL: &str = "scimitar_events";
 
 /// The advisory lock key of the event outbox ("scimitar" in ASCII).
 const OUTBOX_LOCK: i64 = 0x7363_696d_6974_6172;
@@ -170,13 +174,41 @@ impl Backend for Engine {
     /// first event a transaction appends until it ends (a transaction-level
     /// advisory lock is released after the commit is visible) makes the two
     /// orders the same for the outbox, across every process on the database.
+    /// Also tells the other processes' feed followers, at commit (a
+    /// notification is delivered only if the transaction commits, once
+    /// however many events it recorded).
     async fn lock_outbox(tx: &mut Tx) -> Result<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, '')")
             .bind(OUTBOX_LOCK)
+            .bind(EVENTS_CHANNEL)
             .execute(&mut **tx)
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    /// `LISTEN`s for other processes' events on a connection of its own,
+    /// reconnecting after a failure; in the meantime followers still look
+    /// again every 250 ms.
+    fn follow_other_processes(reads: &Pool<Db>, commits: &std::sync::Arc<tokio::sync::Notify>) {
+        let (pool, commits) = (reads.clone(), commits.clone());
+        tokio::spawn(async move {
+            loop {
+                let listening = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(EVENTS_CHANNEL).await?;
+                    loop {
+                        listener.recv().await?;
+                        commits.notify_waiters();
+                    }
+                };
+                let ended: std::result::Result<(), sqlx::Error> = listening.await;
+                if let Err(e) = ended {
+                    tracing::warn!(error = %e, "listening for events of other processes failed; retrying in 5 s");
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
     }
 
     /// A detected deadlock, or a serialisation failure.

@@ -171,4 +171,8 @@ pub(crate) trait Backend {
     /// Errors that mean "the database aborted this transaction for a
     /// conflict with another one; run it again".
     fn is_conflict(err: &CoreError) -> bool;
+
+    /// Notifies `commits` when another process commits events, where the
+    /// database can tell (called once per store, from within the runtime).
+    fn follow_other_processes(reads: &Self::Reads, commits: &std::sync::Arc<tokio::sync::Notify>);
 }

@@ -68,6 +68,7 @@ pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         // of one tenant's writes wait for theirs.
         gate: std::sync::Arc::new(crate::gate::TenantGate::new(32)),
         commits: std::sync::Arc::default(),
+        following: std::sync::Arc::new(std::sync::Once::new()),
     })
 }
 
@@ -142,6 +143,10 @@ impl Backend for Engine {
     fn is_conflict(_err: &CoreError) -> bool {
         false
     }
+
+    /// A SQLite file has no notifications: followers in another process
+    /// than the writer's see its events by looking again (the feed's poll).
+    fn follow_other_processes(_: &Self::Reads, _: &std::sync::Arc<tokio::sync::Notify>) {}
 }
 
 #[cfg(feature = "testing")]

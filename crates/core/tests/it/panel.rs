@@ -496,3 +496,44 @@ scimitar_core::on_every_backend!(
     pages_are_keyset_slices_of_one_tenant,
     the_log_pages_by_outcome_and_method_and_counts_hours,
 );
+
+/// A store of another process (its own pool) on the same database: on
+/// PostgreSQL, its committed events wake this store's followers through
+/// `LISTEN/NOTIFY`, without waiting for the feed's next look.
+mod other_processes {
+    use std::time::Duration;
+
+    use scimitar_core::testing::{Backend, Kind};
+
+    #[tokio::test]
+    async fn another_processs_events_wake_this_ones_followers() {
+        let Some(backend) = Backend::of(Kind::Postgres).await else {
+            return;
+        };
+        let other = scimitar_core::open(backend.url()).await.unwrap();
+        let commits = backend.store.commits();
+        // The listener connects in the background: wait until it hears.
+        let mut heard = false;
+        for _ in 0..50 {
+            let notified = commits.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            other.create_tenant("Elsewhere", None).await.unwrap();
+            if tokio::time::timeout(Duration::from_millis(200), notified)
+                .await
+                .is_ok()
+            {
+                heard = true;
+                break;
+            }
+        }
+        assert!(
+            heard,
+            "a commit of another store never woke this one's followers"
+        );
+        // A transaction that records no event announces nothing: only the
+        // poll would find what it did.
+        drop(other);
+        backend.finish().await;
+    }
+}

@@ -117,6 +117,8 @@ impl Journal for SqlStore {
     }
 
     fn commits(&self) -> Arc<tokio::sync::Notify> {
+        self.following
+            .call_once(|| Engine::follow_other_processes(&self.read, &self.commits));
         self.commits.clone()
     }
 

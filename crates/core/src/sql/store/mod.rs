@@ -89,8 +89,12 @@ pub struct SqlStore {
     pub(super) read: <Engine as Backend>::Reads,
     pub(super) writer: super::Writer,
     pub(super) gate: Arc<TenantGate>,
-    /// Notified after each committed write transaction ([`Journal::commits`]).
+    /// Notified after each committed write transaction ([`Journal::commits`]),
+    /// and when another process commits events, where the backend can tell.
     pub(super) commits: Arc<tokio::sync::Notify>,
+    /// Whether other processes' commits are followed yet (begun at the
+    /// first [`Journal::commits`]: a CLI command never needs it).
+    pub(super) following: Arc<std::sync::Once>,
 }
 
 impl SqlStore {
