@@ -10,7 +10,7 @@ use scimitar_core::domain::IssuedApiKey;
 use scimitar_core::ids::ApiKeyId;
 use scimitar_core::model::ApiKey;
 
-use super::layout::{Notice, Place, csrf, screen, when, when_or};
+use super::layout::{Notice, csrf, screen, when, when_or};
 use super::{PanelError, PanelResult, Posted, Scoped, done, html_page, path_id};
 use crate::AppState;
 use crate::extract::QueryPairs;
@@ -31,11 +31,7 @@ async fn render(
         .service()
         .list_api_keys(Some(&scoped.tenant.id))
         .await?;
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "API keys",
-    };
+    let place = scoped.place("API keys");
     let path = keys_path(scoped);
     let body = html! {
         @if let Some(issued) = issued {
@@ -131,19 +127,10 @@ pub(crate) async fn issue(
             tracing::info!(tenant = %scoped.tenant.id, key = %issued.api_key.id, "API key issued in the panel");
             render(&state, &scoped, Some(&issued), None, StatusCode::CREATED).await
         }
-        Err(e) => match PanelError::from(e) {
-            PanelError::Rejected(why) => {
-                render(
-                    &state,
-                    &scoped,
-                    None,
-                    Some(Notice::Error(why)),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await
-            }
-            other => Err(other),
-        },
+        Err(e) => {
+            let notice = PanelError::from(e).notice(None)?;
+            render(&state, &scoped, None, Some(notice), StatusCode::BAD_REQUEST).await
+        }
     }
 }
 
@@ -165,11 +152,7 @@ pub(crate) async fn confirm_revoke(
     Path((_, key)): Path<(String, String)>,
 ) -> PanelResult {
     let key = tenant_key(&state, &scoped, key).await?;
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "API keys",
-    };
+    let place = scoped.place("API keys");
     let path = keys_path(&scoped);
     let body = html! {
         @if key.revoked.is_some() {

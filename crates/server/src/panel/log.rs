@@ -171,11 +171,7 @@ pub(crate) async fn page(
         )
         .await?;
     let path = format!("/admin/t/{}/log", scoped.tenant.id);
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Provisioning log",
-    };
+    let place = scoped.place("Provisioning log");
     let outcome = param(&query, "outcome").unwrap_or("");
     let older = slice
         .items
@@ -272,11 +268,7 @@ pub(crate) async fn health(State(state): State<AppState>, scoped: Scoped) -> Pan
     let hours = &health.hours;
     let requests: u64 = hours.iter().map(|h| h.requests).sum();
     let failures: u64 = hours.iter().map(|h| h.failures).sum();
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Sync health",
-    };
+    let place = scoped.place("Sync health");
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let body = html! {
         p #totals {

@@ -37,6 +37,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::Markup;
+
+use self::layout::Notice;
 use scimitar_core::CoreError;
 use scimitar_core::ids::TenantId;
 use scimitar_core::model::{PanelUser, Tenant};
@@ -242,6 +244,18 @@ pub(crate) struct Scoped {
     pub tenant: Tenant,
 }
 
+impl Scoped {
+    /// Where a screen of this tenant sits: `current` is its heading in the
+    /// navigation.
+    pub fn place<'a>(&'a self, current: &'a str) -> layout::Place<'a> {
+        layout::Place {
+            visitor: &self.visitor,
+            tenant: Some(&self.tenant),
+            current,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Scoped {
     type Rejection = Response;
 
@@ -382,6 +396,17 @@ impl From<CoreError> for PanelError {
 }
 
 impl PanelError {
+    /// A refusal that the form's own page shows above the form (400),
+    /// rather than a page of its own; `missing` words a "not found" of
+    /// something the form chose (a subaccount), a refusal too.
+    fn notice(self, missing: Option<&str>) -> Result<Notice, PanelError> {
+        match (self, missing) {
+            (PanelError::Rejected(why), _) => Ok(Notice::Error(why)),
+            (PanelError::NotFound, Some(what)) => Ok(Notice::Error(what.to_owned())),
+            (other, _) => Err(other),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             PanelError::NotFound => StatusCode::NOT_FOUND,

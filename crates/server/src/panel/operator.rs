@@ -283,12 +283,9 @@ pub(crate) async fn create_tenant(
         .await
     {
         Ok(_) => Ok(done("/admin/tenants", "tenant-created")),
-        Err(e) => match PanelError::from(e) {
-            PanelError::Rejected(why) => {
-                let notice = Some(Notice::Error(why));
-                tenants_page(&state, &visitor, &[], notice, StatusCode::BAD_REQUEST).await
-            }
-            other => Err(other),
-        },
+        Err(e) => {
+            let notice = PanelError::from(e).notice(None)?;
+            tenants_page(&state, &visitor, &[], Some(notice), StatusCode::BAD_REQUEST).await
+        }
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, PreEscaped, html};
 use pulldown_cmark::{Event, Options, Parser};
 
-use super::layout::{Notice, Place, param, screen, when};
+use super::layout::{param, screen, when};
 use super::log::{operation, reason};
 use super::{PanelResult, Scoped, html_page};
 use crate::AppState;
@@ -94,11 +94,7 @@ pub(crate) async fn page(
         .iter()
         .find(|(key, _)| *key == provider)
         .map_or("Microsoft Entra ID", |(_, h)| h);
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(tenant),
-        current: "Setup",
-    };
+    let place = scoped.place("Setup");
     let body = html! {
         section.urls {
             h2 { "Your SCIM URLs" }
@@ -145,7 +141,7 @@ pub(crate) async fn page(
     };
     Ok(html_page(
         StatusCode::OK,
-        screen(&place, "Setup", None::<&Notice>, body),
+        screen(&place, "Setup", None, body),
     ))
 }
 

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use scimitar_core::ids::SubaccountId;
 use scimitar_core::model::Subaccount;
 
-use super::layout::{Notice, Place, csrf, screen};
+use super::layout::{Notice, csrf, screen};
 use super::{PanelError, PanelResult, Posted, Scoped, done, html_page, path_id};
 use crate::AppState;
 use crate::extract::QueryPairs;
@@ -102,11 +102,7 @@ async fn render(
     status: StatusCode,
 ) -> PanelResult {
     let subs = state.service().list_subaccounts(&scoped.tenant.id).await?;
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Subaccounts",
-    };
+    let place = scoped.place("Subaccounts");
     let path = path(scoped);
     let body = html! {
         @if subs.is_empty() {
@@ -151,41 +147,22 @@ pub(crate) async fn create(
     scoped: Scoped,
     Posted { fields }: Posted,
 ) -> PanelResult {
-    let created = match chosen(fields.get("parent")) {
-        Ok(parent) => state
-            .service()
-            .create_subaccount(
-                &scoped.tenant.id,
-                fields.get("name").unwrap_or_default(),
-                parent.as_ref(),
-            )
-            .await
-            .map_err(PanelError::from),
-        Err(e) => Err(e),
+    let created = async {
+        let parent = chosen(fields.get("parent"))?;
+        let name = fields.get("name").unwrap_or_default();
+        Ok::<_, PanelError>(
+            state
+                .service()
+                .create_subaccount(&scoped.tenant.id, name, parent.as_ref())
+                .await?,
+        )
     };
-    match created {
+    match created.await {
         Ok(_) => Ok(done(&path(&scoped), "subaccount-created")),
-        Err(PanelError::Rejected(why)) => {
-            render(
-                &state,
-                &scoped,
-                Some(Notice::Error(why)),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err(e) => {
+            let notice = e.notice(Some("that parent subaccount does not exist"))?;
+            render(&state, &scoped, Some(notice), StatusCode::BAD_REQUEST).await
         }
-        Err(PanelError::NotFound) => {
-            render(
-                &state,
-                &scoped,
-                Some(Notice::Error(
-                    "that parent subaccount does not exist".into(),
-                )),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Err(other) => Err(other),
     }
 }
 
@@ -202,11 +179,7 @@ async fn edit_page(
         .iter()
         .find(|s| s.id == id)
         .ok_or(PanelError::NotFound)?;
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Subaccounts",
-    };
+    let place = scoped.place("Subaccounts");
     let path = path(scoped);
     let body = html! {
         form method="post" action={ (path) "/" (sub.id) } {
@@ -251,31 +224,21 @@ pub(crate) async fn save(
     Posted { fields }: Posted,
 ) -> PanelResult {
     let id: SubaccountId = path_id(sub.clone())?;
-    let saved = match chosen(fields.get("parent")) {
-        Ok(parent) => state
-            .service()
-            .change_subaccount(
-                &scoped.tenant.id,
-                &id,
-                Some(fields.get("name").unwrap_or_default()),
-                Some(parent),
-            )
-            .await
-            .map_err(PanelError::from),
-        Err(e) => Err(e),
+    let saved = async {
+        let parent = chosen(fields.get("parent"))?;
+        let name = fields.get("name").unwrap_or_default();
+        Ok::<_, PanelError>(
+            state
+                .service()
+                .change_subaccount(&scoped.tenant.id, &id, Some(name), Some(parent))
+                .await?,
+        )
     };
-    match saved {
+    match saved.await {
         Ok(_) => Ok(done(&format!("{}/{id}", path(&scoped)), "subaccount-saved")),
-        Err(PanelError::Rejected(why)) => {
-            edit_page(
-                &state,
-                &scoped,
-                sub,
-                Some(Notice::Error(why)),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err(e) => {
+            let notice = e.notice(None)?;
+            edit_page(&state, &scoped, sub, Some(notice), StatusCode::BAD_REQUEST).await
         }
-        Err(other) => Err(other),
     }
 }

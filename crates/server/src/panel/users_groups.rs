@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use scimitar_core::ids::{GroupId, SubaccountId, UserId};
 use scimitar_core::model::{Group, GroupAdminChange, NewGroup, Subaccount};
 
-use super::layout::{Notice, Place, csrf, param, screen, when, with_query};
+use super::layout::{Notice, csrf, param, screen, when, with_query};
 use super::subaccounts::{chosen, select};
 use super::{PanelError, PanelResult, Posted, Scoped, done, html_page, path_id};
 use crate::AppState;
@@ -102,11 +102,7 @@ async fn render_groups(
         ];
         next_page(&path, &after, search)
     });
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Groups",
-    };
+    let place = scoped.place("Groups");
     let body = html! {
         (search_form("name or Group ID", search))
         @if slice.items.is_empty() {
@@ -163,44 +159,25 @@ pub(crate) async fn create_group(
     scoped: Scoped,
     Posted { fields }: Posted,
 ) -> PanelResult {
-    let created = match chosen(fields.get("subaccount")) {
-        Ok(subaccount_id) => state
-            .service()
-            .create_group(
-                &scoped.tenant.id,
-                NewGroup {
-                    display_name: fields.get("name").unwrap_or_default().trim().to_owned(),
-                    subaccount_id,
-                    external_id: group_id(&fields),
-                },
-            )
-            .await
-            .map_err(PanelError::from),
-        Err(e) => Err(e),
+    let created = async {
+        let group = NewGroup {
+            display_name: fields.get("name").unwrap_or_default().trim().to_owned(),
+            subaccount_id: chosen(fields.get("subaccount"))?,
+            external_id: group_id(&fields),
+        };
+        Ok::<_, PanelError>(
+            state
+                .service()
+                .create_group(&scoped.tenant.id, group)
+                .await?,
+        )
     };
-    match created {
+    match created.await {
         Ok(_) => Ok(done(&groups_path(&scoped), "group-created")),
-        Err(PanelError::Rejected(why)) => {
-            render_groups(
-                &state,
-                &scoped,
-                &[],
-                Some(Notice::Error(why)),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err(e) => {
+            let notice = e.notice(Some("that subaccount does not exist"))?;
+            render_groups(&state, &scoped, &[], Some(notice), StatusCode::BAD_REQUEST).await
         }
-        Err(PanelError::NotFound) => {
-            render_groups(
-                &state,
-                &scoped,
-                &[],
-                Some(Notice::Error("that subaccount does not exist".into())),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Err(other) => Err(other),
     }
 }
 
@@ -219,11 +196,7 @@ async fn render_group(
     let subs = state.service().list_subaccounts(&scoped.tenant.id).await?;
     let names = names(&subs);
     let path = format!("{}/{}", groups_path(scoped), group.id);
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Groups",
-    };
+    let place = scoped.place("Groups");
     let body = html! {
         dl {
             dt { "Subaccount" } dd { (subaccount_name(&names, group)) }
@@ -275,37 +248,35 @@ pub(crate) async fn save_group(
     Posted { fields }: Posted,
 ) -> PanelResult {
     let group = tenant_group(&state, &scoped, raw).await?;
-    let saved = match chosen(fields.get("subaccount")) {
-        Ok(subaccount) => {
-            let change = GroupAdminChange {
-                display_name: Some(fields.get("name").unwrap_or_default().trim().to_owned()),
-                external_id: Some(group_id(&fields)),
-                subaccount_id: Some(subaccount),
-            };
+    let saved = async {
+        let change = GroupAdminChange {
+            display_name: Some(fields.get("name").unwrap_or_default().trim().to_owned()),
+            external_id: Some(group_id(&fields)),
+            subaccount_id: Some(chosen(fields.get("subaccount"))?),
+        };
+        Ok::<_, PanelError>(
             state
                 .service()
                 .change_group(Some(&scoped.tenant.id), &group.id, change)
-                .await
-                .map_err(PanelError::from)
-        }
-        Err(e) => Err(e),
+                .await?,
+        )
     };
-    match saved {
+    match saved.await {
         Ok(saved) => Ok(done(
             &format!("{}/{}", groups_path(&scoped), saved.id),
             "group-saved",
         )),
-        Err(PanelError::Rejected(why)) => {
+        Err(e) => {
+            let notice = e.notice(None)?;
             render_group(
                 &state,
                 &scoped,
                 &group,
-                Some(Notice::Error(why)),
+                Some(notice),
                 StatusCode::BAD_REQUEST,
             )
             .await
         }
-        Err(other) => Err(other),
     }
 }
 
@@ -318,11 +289,7 @@ pub(crate) async fn confirm_delete(
 ) -> PanelResult {
     let group = tenant_group(&state, &scoped, group).await?;
     let path = format!("{}/{}", groups_path(&scoped), group.id);
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Groups",
-    };
+    let place = scoped.place("Groups");
     let n = group.member_count;
     let body = html! {
         p #delete-summary {
@@ -384,11 +351,7 @@ pub(crate) async fn users(
         .last()
         .filter(|_| slice.more)
         .map(|last| next_page(&path, &[("after", last.attrs.user_name.as_str())], search));
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Users",
-    };
+    let place = scoped.place("Users");
     let body = html! {
         p.hint { (FROM_THE_PROVIDER) }
         (search_form("beginning of a userName", search))
@@ -428,11 +391,7 @@ pub(crate) async fn user(
     let id: UserId = path_id(user)?;
     let (user, groups) = state.service().user_detail(&scoped.tenant.id, &id).await?;
     let a = &user.attrs;
-    let place = Place {
-        visitor: &scoped.visitor,
-        tenant: Some(&scoped.tenant),
-        current: "Users",
-    };
+    let place = scoped.place("Users");
     let optional = |v: &Option<String>| v.clone().unwrap_or_default();
     let rows: [(&str, String); 11] = [
         ("userName", a.user_name.clone()),
