@@ -265,6 +265,9 @@ async fn events_say_which_request_and_key_made_them(app: &TestApp) {
         assert_eq!(event["data"]["requestId"], json!("entra-req-42"), "{event}");
         assert_eq!(event["data"]["apiKeyId"], json!(key.as_str()), "{event}");
     }
+    // Events carry the resource's new version, as its ETag says it.
+    let created = feed(app, &format!("?types=user.created&tenant={}", app.tenant)).await;
+    assert_eq!(created.body["events"][0]["data"]["version"], json!(1));
     let gone = &page.body["events"][0]["data"];
     assert_eq!(
         (gone["how"].as_str(), gone["sessionsRevoked"].as_i64()),
@@ -321,6 +324,17 @@ async fn large_member_changes_are_split_into_events_of_a_thousand(app: &TestApp)
         .map(|e| e["data"]["members"].as_array().unwrap().len())
         .collect();
     assert_eq!(sizes, [1000, 1]);
+    // Both events of the one change name the group's version after it,
+    // which is the group's ETag.
+    let etag = app.get(&app.scim(&format!("/Groups/{group}"))).await;
+    let etag = etag.header("etag").unwrap().to_owned();
+    for event in page.body["events"].as_array().unwrap() {
+        assert_eq!(
+            format!("W/\"{}\"", event["data"]["version"]),
+            etag,
+            "{event}"
+        );
+    }
 }
 
 backends!(

@@ -164,7 +164,8 @@ impl Administration for SqlStore {
                     tenant,
                     "group.created",
                     created.id.as_str(),
-                    json!({"displayName": created.display_name, "externalId": created.external_id}),
+                    json!({"displayName": created.display_name, "externalId": created.external_id,
+                           "version": created.stamp.version}),
                 )
                 .await?;
                 Ok(created)

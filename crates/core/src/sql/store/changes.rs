@@ -245,7 +245,7 @@ impl SqlStore {
             &user.tenant_id,
             "user.created",
             user.id.as_str(),
-            json!({"userName": user.attrs.user_name}),
+            json!({"userName": user.attrs.user_name, "version": user.stamp.version}),
         )
         .await
     }
@@ -275,7 +275,7 @@ impl SqlStore {
         mut attrs: UserAttributes,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
+        let version = bump(tx, Resource::User, tenant, id.as_str(), expected_version).await? + 1;
         let stored = query(
             tx,
             "SELECT phone, phone_type FROM users WHERE id = $1",
@@ -310,7 +310,7 @@ impl SqlStore {
             tenant,
             "user.updated",
             id.as_str(),
-            json!({"userName": attrs.user_name}),
+            json!({"userName": attrs.user_name, "version": version}),
         )
         .await?;
         Ok(())
@@ -429,7 +429,7 @@ impl SqlStore {
         change: GroupChange,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        bump(tx, Resource::Group, tenant, id.as_str(), expected_version).await?;
+        let version = bump(tx, Resource::Group, tenant, id.as_str(), expected_version).await? + 1;
         update_group_attrs(
             tx,
             id,
@@ -448,7 +448,8 @@ impl SqlStore {
                 tenant,
                 "group.updated",
                 id.as_str(),
-                json!({"displayName": change.display_name, "externalId": change.external_id}),
+                json!({"displayName": change.display_name, "externalId": change.external_id,
+                       "version": version}),
             )
             .await?;
         }
@@ -459,7 +460,8 @@ impl SqlStore {
             ("group.members_removed", &removed),
         ] {
             for chunk in ids.chunks(MEMBERS_PER_EVENT) {
-                record(tx, tenant, kind, id.as_str(), json!({"members": chunk})).await?;
+                let data = json!({"members": chunk, "version": version});
+                record(tx, tenant, kind, id.as_str(), data).await?;
             }
         }
         Ok(())
@@ -543,7 +545,7 @@ impl SqlStore {
         id: &GroupId,
         change: GroupAdminChange,
     ) -> Result<()> {
-        bump(tx, Resource::Group, tenant, id.as_str(), None).await?;
+        let version = bump(tx, Resource::Group, tenant, id.as_str(), None).await? + 1;
         if let Some(sub) = &change.subaccount_id {
             check_subaccount(tx, tenant, sub.as_ref(), "subaccount").await?;
             execute(
@@ -569,7 +571,7 @@ impl SqlStore {
             "group.updated",
             id.as_str(),
             json!({"displayName": change.display_name, "externalId": change.external_id,
-                   "subaccountId": change.subaccount_id}),
+                   "subaccountId": change.subaccount_id, "version": version}),
         )
         .await?;
         Ok(())
