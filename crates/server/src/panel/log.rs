@@ -11,12 +11,11 @@ use maud::{Markup, PreEscaped, html};
 use scimitar_core::ids::TenantId;
 use scimitar_core::model::{HourCount, LogEntry, LogQuery};
 
+use super::guide;
 use super::layout::{Place, param, screen, when, with_query};
 use super::{PanelError, PanelResult, Scoped, Visitor, html_page, path_id};
 use crate::AppState;
 use crate::extract::QueryPairs;
-
-const GUIDE: &str = include_str!("../../../../docs/identity-providers.md");
 
 /// Rows on one page of the log.
 const PAGE: u32 = 50;
@@ -27,7 +26,7 @@ fn advice() -> &'static HashMap<(u16, Option<String>), String> {
     static ADVICE: OnceLock<HashMap<(u16, Option<String>), String>> = OnceLock::new();
     ADVICE.get_or_init(|| {
         let mut out = HashMap::new();
-        for line in GUIDE.lines() {
+        for line in guide::GUIDE.lines() {
             let cells: Vec<&str> = line
                 .split(" | ")
                 .map(|c| c.trim_matches(['|', ' ']))
@@ -38,7 +37,7 @@ fn advice() -> &'static HashMap<(u16, Option<String>), String> {
             let Ok(status) = status.parse::<u16>() else {
                 continue;
             };
-            let html = inline(what_to_do);
+            let html = guide::html(what_to_do, true);
             if types == "—" {
                 out.insert((status, None), html);
             } else {
@@ -50,19 +49,6 @@ fn advice() -> &'static HashMap<(u16, Option<String>), String> {
         }
         out
     })
-}
-
-/// One line of the guide's Markdown as inline HTML (raw HTML as text).
-fn inline(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
-    let events = Parser::new(markdown).filter_map(|event| match event {
-        Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph) => None,
-        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
-        other => Some(other),
-    });
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, events);
-    out
 }
 
 /// What to do about a failed request, in the guide's words.

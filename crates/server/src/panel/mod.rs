@@ -19,6 +19,7 @@
 //! hashed), [`Posted`] (the CSRF token and `Origin`), [`headers`] (CSP,
 //! framing, referrer, caching).
 
+mod guide;
 mod keys;
 mod layout;
 mod log;

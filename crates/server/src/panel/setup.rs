@@ -8,16 +8,13 @@ use std::sync::OnceLock;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, PreEscaped, html};
-use pulldown_cmark::{Event, Options, Parser};
 
+use super::guide;
 use super::layout::{param, screen, when};
 use super::log::{operation, reason};
 use super::{PanelResult, Scoped, html_page};
 use crate::AppState;
 use crate::extract::QueryPairs;
-
-/// The guide customers follow, compiled in: the panel shows the same words.
-const GUIDE: &str = include_str!("../../../../docs/identity-providers.md");
 
 /// The providers, as `?provider=` names them, and their section headings.
 const PROVIDERS: [(&str, &str); 4] = [
@@ -27,14 +24,13 @@ const PROVIDERS: [(&str, &str); 4] = [
     ("jumpcloud", "JumpCloud"),
 ];
 
-/// Each provider's section of the guide as HTML, rendered once. The guide
-/// is ours, but raw HTML in it is shown as text all the same.
+/// Each provider's section of the guide as HTML, rendered once.
 fn steps(provider: &str) -> &'static str {
     static RENDERED: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
     let rendered = RENDERED.get_or_init(|| {
         PROVIDERS
             .iter()
-            .map(|(key, heading)| (*key, render(section(GUIDE, heading))))
+            .map(|(key, heading)| (*key, guide::html(section(guide::GUIDE, heading), false)))
             .collect()
     });
     rendered.get(provider).map_or("", String::as_str)
@@ -49,16 +45,6 @@ fn section<'g>(guide: &'g str, heading: &str) -> &'g str {
     let rest = &guide[start..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
     &rest[..end]
-}
-
-fn render(markdown: &str) -> String {
-    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        other => other,
-    });
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, events);
-    out
 }
 
 fn url_row(label: &str, id: &str, url: &str) -> Markup {
