@@ -26,7 +26,7 @@ use crate::api_doc::{
 };
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::{Body, QueryPairs, field, known_id};
+use crate::extract::{Body, QueryPairs, field, known_id, query_number, query_value};
 
 /// The admin API's routes, with their part of the OpenAPI document.
 pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
@@ -165,32 +165,6 @@ struct GroupChangeBody {
 struct NewApiKey {
     #[serde(default, deserialize_with = "field::text")]
     label: Option<String>,
-}
-
-fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// A number parameter from 0 to `max` (larger ones would overflow the
-/// database's integers).
-fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
-    query: &[(String, String)],
-    name: &str,
-    default: T,
-    max: T,
-) -> Result<T, ScimError> {
-    let Some(v) = query_value(query, name) else {
-        return Ok(default);
-    };
-    match v.trim().parse::<T>() {
-        Ok(n) if n <= max => Ok(n),
-        _ => Err(ScimError::invalid_value(format!(
-            "'{name}' must be a whole number from 0 to {max}"
-        ))),
-    }
 }
 
 /// The largest offset or sequence number asked for.

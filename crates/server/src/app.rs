@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::api_doc::{FeedParams, NotFound, Refused, ScimErrorBody};
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
-use crate::extract::{Body, QueryPairs, field, known_id};
+use crate::extract::{Body, QueryPairs, field, known_id, query_number, query_value};
 
 /// The application API's routes, with their part of the OpenAPI document.
 pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
@@ -209,23 +209,6 @@ fn feed_event(event: scimitar_core::model::Event) -> FeedEvent {
     }
 }
 
-/// A whole number from 0 to `max`, or the default.
-fn number(query: &[(String, String)], name: &str, default: u64, max: u64) -> ApiResult<u64> {
-    match query.iter().find(|(k, _)| k == name) {
-        None => Ok(default),
-        Some((_, v)) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= max)
-            .ok_or_else(|| {
-                ApiError::from(scimitar_proto::ScimError::invalid_value(format!(
-                    "'{name}' must be a whole number from 0 to {max}"
-                )))
-            }),
-    }
-}
-
 /// The events after a cursor, in sequence order; with `wait`, the answer
 /// comes as soon as one commits.
 #[utoipa::path(get, path = "/app/v1/events", tag = "events", security(("appToken" = [])),
@@ -238,7 +221,7 @@ fn number(query: &[(String, String)], name: &str, default: u64, max: u64) -> Api
         (status = 410, description = "the cursor is older than the events retention kept", body = ScimErrorBody)))]
 async fn feed(State(state): State<AppState>, QueryPairs(query): QueryPairs) -> ApiResult<Response> {
     use scimitar_core::domain::{Feed, FeedQuery, MAX_FEED_PAGE, MAX_FEED_WAIT};
-    let value = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let value = |name| query_value(&query, name).map(str::trim);
     let after = value("after")
         .map(|a| {
             a.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
@@ -248,14 +231,14 @@ async fn feed(State(state): State<AppState>, QueryPairs(query): QueryPairs) -> A
             })
         })
         .transpose()?;
-    let limit = number(&query, "limit", 100, u64::from(MAX_FEED_PAGE))?;
+    let limit = query_number(&query, "limit", 100, MAX_FEED_PAGE)?;
     if limit == 0 {
         return Err(scimitar_proto::ScimError::invalid_value(format!(
             "'limit' must be a whole number from 1 to {MAX_FEED_PAGE}"
         ))
         .into());
     }
-    let wait = number(&query, "wait", 0, MAX_FEED_WAIT.as_secs())?;
+    let wait = query_number(&query, "wait", 0, MAX_FEED_WAIT.as_secs())?;
     let tenant = value("tenant")
         .map(|t| known_id(t.to_owned()).ok_or_else(|| ApiError::not_found("no such tenant")))
         .transpose()?;
@@ -275,7 +258,7 @@ async fn feed(State(state): State<AppState>, QueryPairs(query): QueryPairs) -> A
         .saturating_sub(std::time::Duration::from_secs(1));
     let query = FeedQuery {
         after,
-        limit: u32::try_from(limit).unwrap_or(MAX_FEED_PAGE),
+        limit,
         types,
         tenant,
         wait: std::time::Duration::from_secs(wait).min(longest),

@@ -157,6 +157,33 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
+/// A query parameter's value, its name in any letter case.
+pub fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A number parameter from 0 to `max` (larger ones would overflow the
+/// database's integers).
+pub fn query_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    query: &[(String, String)],
+    name: &str,
+    default: T,
+    max: T,
+) -> Result<T, scimitar_proto::ScimError> {
+    let Some(v) = query_value(query, name) else {
+        return Ok(default);
+    };
+    match v.trim().parse::<T>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(scimitar_proto::ScimError::invalid_value(format!(
+            "'{name}' must be a whole number from 0 to {max}"
+        ))),
+    }
+}
+
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
 /// byte; invalid escapes stay as they are; invalid UTF-8 is replaced.
 fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
