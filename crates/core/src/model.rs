@@ -390,6 +390,17 @@ pub struct Slice<T> {
     pub more: bool,
 }
 
+impl<T> Slice<T> {
+    /// A page of at most `limit` from `items` read with one more than the
+    /// page (`LIMIT limit + 1`): the extra one only says that more follow.
+    pub fn of_one_more(mut items: Vec<T>, limit: u32) -> Slice<T> {
+        let limit = limit as usize;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Slice { items, more }
+    }
+}
+
 /// Which provisioning-log entries an administrator asks for, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct LogQuery {

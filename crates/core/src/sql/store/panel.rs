@@ -239,10 +239,8 @@ impl Panel for SqlStore {
              ORDER BY created, id LIMIT {}",
             u64::from(limit) + 1
         );
-        let mut items = self.select(&sql, &params, |r| tenant_from_row(r)).await?;
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        Ok(Slice { items, more })
+        let items = self.select(&sql, &params, |r| tenant_from_row(r)).await?;
+        Ok(Slice::of_one_more(items, limit))
     }
 
     async fn group_slice(
@@ -276,9 +274,8 @@ impl Panel for SqlStore {
             " ORDER BY r.display_name_ci, r.id LIMIT {}",
             u64::from(limit) + 1
         ));
-        let mut items = self.select(&sql, &params, |r| group_from_row(r)).await?;
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
+        let items = self.select(&sql, &params, |r| group_from_row(r)).await?;
+        let mut slice = Slice::of_one_more(items, limit);
         // A search may also be a Group ID: that group comes first, on the
         // first page.
         if let (None, Some(raw)) = (after, search.filter(|s| !s.trim().is_empty())) {
@@ -290,11 +287,11 @@ impl Panel for SqlStore {
                     group_from_row(r)
                 })
                 .await?;
-            if let Some(group) = exact.filter(|g| !items.iter().any(|i| i.id == g.id)) {
-                items.insert(0, group);
+            if let Some(group) = exact.filter(|g| !slice.items.iter().any(|i| i.id == g.id)) {
+                slice.items.insert(0, group);
             }
         }
-        Ok(Slice { items, more })
+        Ok(slice)
     }
 
     async fn user_slice(
@@ -319,10 +316,8 @@ impl Panel for SqlStore {
             " ORDER BY r.user_name_ci LIMIT {}",
             u64::from(limit) + 1
         ));
-        let mut items = self.select(&sql, &params, |r| user_from_row(r)).await?;
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        Ok(Slice { items, more })
+        let items = self.select(&sql, &params, |r| user_from_row(r)).await?;
+        Ok(Slice::of_one_more(items, limit))
     }
 
     async fn log_slice(
@@ -349,12 +344,10 @@ impl Panel for SqlStore {
             " ORDER BY id DESC LIMIT {}",
             u64::from(query.limit) + 1
         ));
-        let mut items = self
+        let items = self
             .select(&sql, &params, |r| Ok((r.int("id")?, log_from_row(r)?)))
             .await?;
-        let more = items.len() > query.limit as usize;
-        items.truncate(query.limit as usize);
-        Ok(Slice { items, more })
+        Ok(Slice::of_one_more(items, query.limit))
     }
 
     async fn sync_health(&self, tenant: &TenantId, since: Micros) -> Result<SyncHealth> {
