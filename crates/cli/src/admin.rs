@@ -5,8 +5,8 @@
 
 use clap::Subcommand;
 use scimitar_core::CoreError;
-use scimitar_core::domain::Service;
-use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
+use scimitar_core::domain::{Service, event_seq};
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, WebhookEndpointId};
 use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
 use scimitar_proto::ScimError;
 use scimitar_proto::schema::USER;
@@ -120,6 +120,61 @@ pub enum UserAction {
         tenant: String,
         #[arg(long)]
         filter: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WebhookAction {
+    /// Registers an endpoint for the events committed from now on; prints
+    /// its signing secret, this once.
+    Create {
+        #[arg(long)]
+        url: String,
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only these event types (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+    },
+    List,
+    /// An endpoint and where its delivery stands.
+    Show {
+        #[arg(long)]
+        id: String,
+    },
+    /// Stops delivery.
+    Disable {
+        #[arg(long)]
+        id: String,
+    },
+    /// Resumes delivery where it stopped.
+    Enable {
+        #[arg(long)]
+        id: String,
+    },
+    /// A new secret; the old one signs beside it for a day.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
+    },
+    /// Delivers again from an event on (evt_…).
+    Replay {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        from: String,
+    },
+    /// The newest delivery attempts.
+    Attempts {
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    Delete {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -318,4 +373,51 @@ pub async fn log(service: &Service, tenant: &str, limit: u32) -> Answer {
 pub async fn events(service: &Service, tenant: Option<&str>, after: i64, limit: u32) -> Answer {
     let tenant = optional(tenant, TenantId::parse, "tenant")?;
     json(service.events(tenant.as_ref(), after, limit).await)
+}
+
+pub async fn webhook(service: &Service, action: WebhookAction) -> Answer {
+    let endpoint = |raw: &str| id(raw, WebhookEndpointId::parse, "webhook endpoint");
+    match action {
+        WebhookAction::Create { url, tenant, types } => {
+            let tenant = optional(tenant.as_deref(), TenantId::parse, "tenant")?;
+            json(
+                service
+                    .create_webhook_endpoint(&url, tenant.as_ref(), types)
+                    .await,
+            )
+        }
+        WebhookAction::List => json(service.webhook_endpoints().await),
+        WebhookAction::Show { id } => json(service.webhook_endpoint(&endpoint(&id)?).await),
+        WebhookAction::Disable { id } => json(
+            service
+                .change_webhook_endpoint(&endpoint(&id)?, None, None, Some(false))
+                .await,
+        ),
+        WebhookAction::Enable { id } => json(
+            service
+                .change_webhook_endpoint(&endpoint(&id)?, None, None, Some(true))
+                .await,
+        ),
+        WebhookAction::RotateSecret { id } => {
+            json(service.rotate_webhook_secret(&endpoint(&id)?).await)
+        }
+        WebhookAction::Replay { id, from } => {
+            let from = event_seq(&from).ok_or("--from must be an event id, such as evt_42")?;
+            json(service.replay_webhook_endpoint(&endpoint(&id)?, from).await)
+        }
+        WebhookAction::Attempts { id, limit } => {
+            let page = service
+                .webhook_attempts(&endpoint(&id)?, None, limit)
+                .await
+                .map(|s| s.items.into_iter().map(|(_, a)| a).collect::<Vec<_>>());
+            json(page)
+        }
+        WebhookAction::Delete { id } => {
+            service
+                .delete_webhook_endpoint(&endpoint(&id)?)
+                .await
+                .map_err(fail)?;
+            Ok(serde_json::json!({"deleted": id}))
+        }
+    }
 }

@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use scimitar_core::Store;
-use scimitar_core::domain::Service;
+use scimitar_core::domain::{OutboundPolicy, Service};
 use serde_json::Value;
 
-use admin::{ApiKeyAction, GroupAction, SubaccountAction, TenantAction, UserAction};
+use admin::{
+    ApiKeyAction, GroupAction, SubaccountAction, TenantAction, UserAction, WebhookAction,
+};
 use server::Serve;
 
 #[derive(Parser)]
@@ -95,6 +97,17 @@ enum Command {
         /// Seconds the link may wait to be opened.
         #[arg(long, env = "SCIMITAR_PORTAL_LINK_TTL_SECS", default_value_t = 300)]
         ttl_secs: u64,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Webhook endpoints: where events are delivered, signed.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+        /// Hosts (HOST or HOST:PORT, comma-separated) that may be sent plain
+        /// HTTP and may be private or loopback addresses, as `serve` has it.
+        #[arg(long, env = "SCIMITAR_WEBHOOK_ALLOW_HTTP", default_value = "")]
+        webhook_allow_http: String,
         #[command(flatten)]
         db: Database,
     },
@@ -225,6 +238,16 @@ async fn run(command: Command) -> Result<(), String> {
                 db,
                 admin::portal_link(&service, &tenant, &origin, ttl).await,
             )
+        }
+        Command::Webhook {
+            action,
+            webhook_allow_http,
+            db,
+        } => {
+            let outbound = OutboundPolicy::allowing(&webhook_allow_http)
+                .map_err(|e| format!("--webhook-allow-http: {e}"))?;
+            let service = service(&db).await?.with_outbound(outbound);
+            (db, admin::webhook(&service, action).await)
         }
         Command::Log { tenant, limit, db } => {
             let service = service(&db).await?;

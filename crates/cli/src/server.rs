@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use scimitar_core::domain::OutboundPolicy;
 use scimitar_server::journal::LogWriter;
 use scimitar_server::retention::{self, Retention};
 use scimitar_server::serve::{self, Limits};
+use scimitar_server::webhooks;
 use scimitar_server::{AppState, Config, Secret, metrics_router, router};
 
 use crate::{Database, open, redact};
@@ -92,6 +94,12 @@ pub struct Serve {
     /// Days events are kept.
     #[arg(long, env = "SCIMITAR_EVENT_RETENTION_DAYS", default_value_t = 30)]
     event_retention_days: u64,
+    /// Hosts (HOST or HOST:PORT, comma-separated) webhooks may reach over
+    /// plain HTTP and at private or loopback addresses: for development
+    /// and tests. Otherwise webhooks go to https:// URLs of public
+    /// addresses only.
+    #[arg(long, env = "SCIMITAR_WEBHOOK_ALLOW_HTTP", default_value = "")]
+    webhook_allow_http: String,
 }
 
 pub async fn run(serve: Serve) -> Result<(), String> {
@@ -115,6 +123,7 @@ pub async fn run(serve: Serve) -> Result<(), String> {
         },
     );
     let state = AppState::new(store, config, log);
+    let deliverer = webhooks::start(state.service().clone(), webhooks::Settings::default())?;
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
@@ -158,6 +167,7 @@ pub async fn run(serve: Serve) -> Result<(), String> {
         let _ = metrics.await;
     }
     retention.abort();
+    deliverer.abort();
     // The router (and with it every log sender) is gone: flush the log.
     log_task.finish().await;
     tracing::info!("scimitar stopped");
@@ -226,6 +236,8 @@ fn server_config(serve: &Serve) -> Result<Config, String> {
         rate_limit_burst: serve.rate_limit_burst,
         request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
         portal_link_ttl: Duration::from_secs(serve.portal_link_ttl_secs.clamp(1, 24 * 3600)),
+        outbound: OutboundPolicy::allowing(&serve.webhook_allow_http)
+            .map_err(|e| format!("--webhook-allow-http: {e}"))?,
         ..Config::default()
     })
 }

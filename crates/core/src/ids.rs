@@ -89,3 +89,7 @@ id_type!(
     /// A signed-in session of a user in the host application.
     SessionId
 );
+id_type!(
+    /// A webhook endpoint the operator registered.
+    WebhookEndpointId
+);

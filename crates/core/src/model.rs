@@ -6,7 +6,9 @@ use scimitar_proto::resource::UserAttributes;
 use scimitar_proto::schema::ResolvedAttr;
 use serde::Serialize;
 
-use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
+use crate::ids::{
+    ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId, WebhookEndpointId,
+};
 
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
@@ -436,4 +438,115 @@ pub struct SyncHealth {
     pub last_success: Option<LogEntry>,
     /// The newest failed request.
     pub last_failure: Option<LogEntry>,
+}
+
+/// A webhook endpoint: where events are delivered, which ones, and how far
+/// delivery has come.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookEndpoint {
+    /// Its id.
+    pub id: WebhookEndpointId,
+    /// Where events are POSTed.
+    pub url: String,
+    /// Only this tenant's events; every tenant's when `None`.
+    pub tenant_id: Option<TenantId>,
+    /// Only these event types; every type when empty.
+    pub types: Vec<String>,
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was registered.
+    pub created: Micros,
+    /// Every event up to this sequence number that the endpoint wants has
+    /// been delivered (or retention deleted it first).
+    pub delivered_through: i64,
+    /// When the next attempt is due.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub next_attempt: Micros,
+    /// Attempts that failed since the last success.
+    pub failures: i64,
+    /// When the first of those failed.
+    #[serde(with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub failing_since: Option<Micros>,
+    /// When delivery was stopped (by an operator, a `410 Gone`, or three
+    /// days of failures); `None` while it goes on.
+    #[serde(with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub disabled: Option<Micros>,
+    /// Why.
+    pub disabled_reason: Option<String>,
+    /// Until when the secret before the last rotation still signs.
+    #[serde(with = "timestamp::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub previous_secret_until: Option<Micros>,
+}
+
+/// Where an endpoint's delivery stands: what a delivery run changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// See [`WebhookEndpoint::delivered_through`].
+    pub delivered_through: i64,
+    /// When the next attempt is due.
+    pub next_attempt: Micros,
+    /// Attempts that failed since the last success.
+    pub failures: i64,
+    /// When the first of those failed.
+    pub failing_since: Option<Micros>,
+    /// When delivery was stopped.
+    pub disabled: Option<Micros>,
+    /// Why.
+    pub disabled_reason: Option<String>,
+}
+
+impl WebhookEndpoint {
+    /// Where its delivery stands.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            delivered_through: self.delivered_through,
+            next_attempt: self.next_attempt,
+            failures: self.failures,
+            failing_since: self.failing_since,
+            disabled: self.disabled,
+            disabled_reason: self.disabled_reason.clone(),
+        }
+    }
+}
+
+/// An endpoint a process holds the lease of, with the secrets that sign
+/// its deliveries (the current one first).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The endpoint as it was claimed.
+    pub endpoint: WebhookEndpoint,
+    /// The secrets that sign (two during a rotation).
+    pub secrets: Vec<String>,
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attempt {
+    /// The event's sequence number (its id is `evt_` and this).
+    pub event_seq: i64,
+    /// When it was made.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub time: Micros,
+    /// The endpoint's answer; `None` when there was none.
+    pub status: Option<u16>,
+    /// Why the attempt failed, when it did.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub millis: i64,
+}
+
+impl Attempt {
+    /// Whether the endpoint took the event.
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use scimitar_proto::resource::UserAttributes;
 
 use crate::error::Result;
-use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
+use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, LogQuery, Member,
-    Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session, Slice, Subaccount,
-    SyncHealth, Tenant, User,
+    ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
+    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session,
+    Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.
@@ -160,6 +160,8 @@ pub enum Expiring {
     PanelSessions,
     /// Hourly request counts of hours that began before the cut-off.
     HourCounts,
+    /// Webhook delivery attempts older than the cut-off.
+    WebhookAttempts,
 }
 
 /// The admin panel's own state (portal links, its sessions) and the paged
@@ -265,9 +267,92 @@ pub trait Journal: Send + Sync {
     async fn database_bytes(&self) -> Result<u64>;
 }
 
+/// A new webhook endpoint, as the domain checked it.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    /// Where events go.
+    pub url: String,
+    /// Only this tenant's events.
+    pub tenant: Option<TenantId>,
+    /// Only these types (all when empty).
+    pub types: Vec<String>,
+    /// The signing secret.
+    pub secret: String,
+    /// Now.
+    pub created: Micros,
+}
+
+/// What an operator changes of an endpoint; `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointChange {
+    /// A new URL.
+    pub url: Option<String>,
+    /// `Some(vec![])`: every type again.
+    pub types: Option<Vec<String>>,
+    /// A new delivery state (enabling, disabling, replaying).
+    pub delivery: Option<Delivery>,
+    /// A new secret, and until when the current one keeps signing.
+    pub secret: Option<(String, Micros)>,
+}
+
+/// Webhook endpoints and their delivery.
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    /// Registers an endpoint; it is sent the events committed after this.
+    async fn create_endpoint(&self, endpoint: NewEndpoint) -> Result<WebhookEndpoint>;
+    /// Every endpoint, oldest first.
+    async fn list_endpoints(&self) -> Result<Vec<WebhookEndpoint>>;
+    /// An endpoint; `NotFound` when there is none.
+    async fn get_endpoint(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint>;
+    /// Changes an endpoint.
+    async fn change_endpoint(
+        &self,
+        id: &WebhookEndpointId,
+        change: EndpointChange,
+    ) -> Result<WebhookEndpoint>;
+    /// Deletes an endpoint and its attempts.
+    async fn delete_endpoint(&self, id: &WebhookEndpointId) -> Result<()>;
+    /// Takes the lease, until `until`, of at most `limit` endpoints that are
+    /// enabled, due at `now`, not leased by anyone, and behind the outbox.
+    async fn claim_endpoints(
+        &self,
+        owner: &str,
+        now: Micros,
+        until: Micros,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+    /// The next events `endpoint` wants after its `delivered_through`, at
+    /// most `limit`, and the sequence number through which the outbox was
+    /// read: past the last event when there were fewer than `limit`.
+    async fn pending_events(
+        &self,
+        endpoint: &WebhookEndpoint,
+        limit: u32,
+    ) -> Result<(Vec<Event>, i64)>;
+    /// Stores a delivery run's attempts and where delivery now stands, and
+    /// renews the lease until `until` (0: gives it up) — only while
+    /// `owner` still holds it; `false` when it did not.
+    async fn record_delivery(
+        &self,
+        id: &WebhookEndpointId,
+        owner: &str,
+        delivery: &Delivery,
+        attempts: &[Attempt],
+        until: Micros,
+    ) -> Result<bool>;
+    /// An endpoint's attempts newest first, before position `before`, each
+    /// with its position.
+    async fn attempts(
+        &self,
+        id: &WebhookEndpointId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Slice<(i64, Attempt)>>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: Administration + Directory + Sessions + Journal + Panel {
+pub trait Store: Administration + Directory + Sessions + Journal + Panel + Webhooks {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 }

@@ -162,7 +162,7 @@ async fn introspect(
 /// An event as the feed (and a webhook) delivers it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct FeedEvent {
+pub(crate) struct FeedEvent {
     /// Stable across deliveries: `evt_` and the sequence number.
     id: String,
     /// Position in the deployment's outbox: grows in commit order.
@@ -187,7 +187,8 @@ struct FeedPage {
     next: String,
 }
 
-fn feed_event(event: scimitar_core::model::Event) -> FeedEvent {
+/// An event as the feed and webhooks show it.
+pub(crate) fn feed_event(event: scimitar_core::model::Event) -> FeedEvent {
     let mut data = match event.payload {
         serde_json::Value::Object(map) => map,
         other => serde_json::Map::from_iter([("value".to_owned(), other)]),

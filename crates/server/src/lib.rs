@@ -20,6 +20,7 @@ mod metrics;
 mod panel;
 mod rate_limit;
 pub mod retention;
+pub mod webhooks;
 mod scim;
 pub mod serve;
 
@@ -115,6 +116,8 @@ pub struct Config {
     /// The clock of the time-bound rules (the rate limits, how long a key
     /// is trusted): the system's, or a manual one in tests.
     pub clock: Clock,
+    /// Where webhooks may be sent.
+    pub outbound: scimitar_core::domain::OutboundPolicy,
 }
 
 impl Default for Config {
@@ -138,6 +141,7 @@ impl Default for Config {
             request_timeout: std::time::Duration::from_secs(30),
             portal_link_ttl: scimitar_core::domain::PORTAL_LINK_TTL,
             clock: Clock::default(),
+            outbound: scimitar_core::domain::OutboundPolicy::default(),
         }
     }
 }
@@ -180,7 +184,8 @@ impl AppState {
         );
         AppState {
             inner: Arc::new(Inner {
-                service: Service::with_clock(store.clone(), config.clock.clone()),
+                service: Service::with_clock(store.clone(), config.clock.clone())
+                    .with_outbound(config.outbound.clone()),
                 store,
                 config,
                 log,

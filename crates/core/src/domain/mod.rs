@@ -25,6 +25,7 @@ mod groups;
 mod panel;
 mod sessions;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -37,6 +38,10 @@ pub use panel::{
     MAX_PANEL_PAGE, PANEL_IDLE, PANEL_LIFETIME, PORTAL_LINK_TTL, PortalLink, UserDetail,
 };
 pub use users::Written;
+pub use webhooks::{
+    GIVE_UP_AFTER, IssuedEndpoint, MAX_URL_BYTES, OutboundPolicy, ROTATION_OVERLAP, event_seq,
+    is_public,
+};
 
 use scimitar_proto::resource::Meta;
 
@@ -103,6 +108,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     clock: Clock,
     trusted: Arc<credentials::TrustedKeys>,
+    outbound: OutboundPolicy,
 }
 
 impl Service {
@@ -117,7 +123,20 @@ impl Service {
             store,
             clock,
             trusted: Arc::default(),
+            outbound: OutboundPolicy::default(),
         }
+    }
+
+    /// The same, sending webhooks where `outbound` allows.
+    #[must_use]
+    pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    /// The clock the time-bound rules read.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The store underneath, for reads that carry no rule.

@@ -120,6 +120,7 @@ fn statement<'q>(
         query = match param {
             Param::Text(_) => query.bind(param.text()),
             Param::Int(i) => query.bind(*i),
+            Param::NoInt => query.bind(None::<i64>),
         };
     }
     query
@@ -130,6 +131,8 @@ impl Backend for Engine {
     type Tx = Tx;
     type Row<'r> = PgRow;
 
+    /// Row locks: a claim passes over rows another process is claiming.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database()) AS bytes";
 
     async fn select<T: Send, F>(

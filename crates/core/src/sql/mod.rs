@@ -18,6 +18,8 @@ pub(crate) enum Param<'a> {
     /// Text, or NULL.
     Text(Option<Cow<'a, str>>),
     Int(i64),
+    /// An integer's NULL.
+    NoInt,
 }
 
 impl<'a> From<&'a str> for Param<'a> {
@@ -56,6 +58,12 @@ impl From<i64> for Param<'_> {
     }
 }
 
+impl From<Option<i64>> for Param<'_> {
+    fn from(i: Option<i64>) -> Self {
+        i.map_or(Param::NoInt, Param::Int)
+    }
+}
+
 impl<'a> From<&'a filter::Bind> for Param<'a> {
     fn from(b: &'a filter::Bind) -> Self {
         match b {
@@ -70,7 +78,7 @@ impl Param<'_> {
     pub(crate) fn text(&self) -> Option<&str> {
         match self {
             Param::Text(s) => s.as_deref(),
-            Param::Int(_) => None,
+            Param::Int(_) | Param::NoInt => None,
         }
     }
 }
@@ -135,6 +143,10 @@ pub(crate) trait Backend {
     /// A query answering the size of the database on disk, in a column
     /// named `bytes`.
     const DATABASE_BYTES: &'static str;
+
+    /// What ends a `SELECT` of rows to claim so that concurrent claimers
+    /// pass over each other's rows instead of waiting for them.
+    const SKIP_LOCKED: &'static str;
 
     /// Runs one read statement and maps each row with `decode`.
     fn select<T: Send, F>(

@@ -96,6 +96,8 @@ impl Backend for Engine {
     type Tx = Connection;
     type Row<'r> = rusqlite::Row<'r>;
 
+    /// One writer at a time: a claim never meets another.
+    const SKIP_LOCKED: &'static str = "";
     const DATABASE_BYTES: &'static str =
         "SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()";
 

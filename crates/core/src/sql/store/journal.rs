@@ -170,6 +170,7 @@ impl Journal for SqlStore {
             Expiring::PortalLinks => ("portal_links", "token_hash", "expires"),
             Expiring::PanelSessions => ("panel_sessions", "token_hash", "expires"),
             Expiring::HourCounts => ("log_hours", "tenant_id, hour", "hour"),
+            Expiring::WebhookAttempts => ("webhook_attempts", "id", "time"),
         };
         let sql = format!(
             "DELETE FROM {table} WHERE ({key}) IN \

@@ -46,16 +46,20 @@ use self::rows::*;
 use super::Engine;
 use crate::error::{CoreError, Result};
 use crate::gate::TenantGate;
-use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId};
+use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, HourCount, ListQuery, LogEntry, LogQuery,
-    Member, Membership, Micros, NewGroup, Page, PanelSession, PanelUser, Redeemed, Session, Slice,
-    Stamp, Subaccount, SyncHealth, Tenant, User, now,
+    ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, HourCount,
+    ListQuery, LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession,
+    PanelUser, Redeemed, Session, Slice, Stamp, Subaccount, SyncHealth, Tenant, User,
+    WebhookEndpoint, now,
 };
 use crate::rules;
 use crate::sql::filter::{self, Resource};
 use crate::sql::{Backend, Fields, Param, SqlError};
-use crate::store::{Administration, Directory, Expiring, Journal, Panel, Sessions, Store};
+use crate::store::{
+    Administration, Directory, EndpointChange, Expiring, Journal, NewEndpoint, Panel, Sessions,
+    Store, Webhooks,
+};
 
 #[path = "admin.rs"]
 mod admin;
@@ -69,6 +73,8 @@ mod journal;
 mod panel;
 #[path = "rows.rs"]
 mod rows;
+#[path = "webhooks.rs"]
+mod webhooks;
 
 type Tx = <Engine as Backend>::Tx;
 type Row<'r> = <Engine as Backend>::Row<'r>;

@@ -66,7 +66,7 @@ pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLU
 }
 
 /// An id column, as the id type it holds.
-fn id<T: From<String>>(row: &impl Fields, column: &str) -> Result<T> {
+pub(super) fn id<T: From<String>>(row: &impl Fields, column: &str) -> Result<T> {
     row.text(column).map(T::from)
 }
 

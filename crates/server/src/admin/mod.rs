@@ -1,6 +1,8 @@
 //! The admin REST API: what the CLI does, over HTTP, behind the operator
 //! token. Tenants, subaccounts, groups, API keys; users, the provisioning
-//! log and events to read.
+//! log and events to read; webhook endpoints (`webhooks.rs`).
+
+mod webhooks;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -43,6 +45,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_users))
         .routes(routes!(provisioning_log))
         .routes(routes!(events))
+        .merge(webhooks::routes())
         .route_layer(middleware::from_fn_with_state(
             (state, Scope::Admin),
             require_token,

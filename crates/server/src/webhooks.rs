@@ -1,0 +1,404 @@
+//! Webhook delivery, per Standard Webhooks 1.0: each event of the outbox,
+//! as the feed shows it, POSTed to every endpoint that wants it, signed,
+//! in sequence order per endpoint, at least once.
+//!
+//! A deliverer claims endpoints that are due and behind the outbox (a
+//! lease in the database, taken with `SKIP LOCKED` on PostgreSQL, so with
+//! several processes each endpoint is delivered by one at a time), and
+//! runs each: the next events after its cursor, one POST each, until one
+//! fails or none is left. Progress (the cursor, the attempts) is written
+//! at least every [`SAVE_EVERY`] and when the run ends; a process killed
+//! in between delivers again, after its lease runs out, what it had not
+//! written down — at least once, never skipped. A failing endpoint holds
+//! back only its own events: what it does next is
+//! [`scimitar_core::model::Delivery::after`]'s decision.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use scimitar_core::domain::{OutboundPolicy, Service, is_public};
+use scimitar_core::model::{Attempt, Claimed, Delivery, Event, Micros, now};
+use tokio::task::JoinHandle;
+
+use crate::app::feed_event;
+
+/// How a deliverer runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often it looks for due endpoints when no commit woke it (a
+    /// retry falls due, another process committed).
+    pub poll: Duration,
+    /// Endpoints delivered to at once.
+    pub concurrency: u32,
+    /// How long an attempt may take, connecting and answering.
+    pub timeout: Duration,
+    /// How long a claim holds an endpoint without being renewed.
+    pub lease: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            poll: Duration::from_secs(1),
+            concurrency: 16,
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Events read from the outbox at a time, per endpoint.
+const BATCH: u32 = 100;
+/// Progress is written at least this often during a run (which renews the
+/// lease), so a crash delivers again at most this much.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// Most bytes of an endpoint's answer read (and thrown away).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Starts delivering in the background, until the handle is aborted.
+pub fn start(service: Service, settings: Settings) -> Result<JoinHandle<()>, String> {
+    let client = client(service.outbound().clone(), settings.timeout)?;
+    let deliverer = Arc::new(Deliverer {
+        owner: uuid::Uuid::new_v4().to_string(),
+        service,
+        client,
+        settings,
+        running: Mutex::default(),
+    });
+    Ok(tokio::spawn(deliverer.run()))
+}
+
+/// The HTTP client: rustls with ring and the system's roots, no proxy, no
+/// redirects, and a resolver that refuses private addresses.
+fn client(policy: OutboundPolicy, timeout: Duration) -> Result<reqwest::Client, String> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| format!("webhooks' TLS: {e}"))?
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+        .dns_resolver(Arc::new(Guarded(policy)))
+        .build()
+        .map_err(|e| format!("webhooks' HTTP client: {e}"))
+}
+
+/// Name resolution that keeps only the addresses webhooks may go to.
+struct Guarded(OutboundPolicy);
+
+impl reqwest::dns::Resolve for Guarded {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        let private = self.0.allows_private(&host);
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let kept: Vec<SocketAddr> = found
+                .filter(|a| private || is_public(a.ip()))
+                .collect();
+            if kept.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to private, loopback or reserved addresses"
+                )
+                .into());
+            }
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+struct Deliverer {
+    service: Service,
+    client: reqwest::Client,
+    settings: Settings,
+    /// This deliverer's name on the leases it takes.
+    owner: String,
+    /// Endpoints this process is delivering to now.
+    running: Mutex<HashSet<String>>,
+}
+
+impl Deliverer {
+    async fn run(self: Arc<Self>) {
+        let commits = self.service.store().commits();
+        loop {
+            let committed = commits.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
+            if let Err(e) = Arc::clone(&self).claim().await {
+                tracing::warn!(error = %e, "claiming webhook endpoints failed; trying again");
+            }
+            tokio::select! {
+                () = committed => {}
+                () = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+    }
+
+    /// Claims what is due, as far as there is room, and starts a run for
+    /// each.
+    async fn claim(self: Arc<Self>) -> scimitar_core::Result<()> {
+        let busy = self.lock_running().len();
+        let room = (self.settings.concurrency as usize).saturating_sub(busy);
+        if room == 0 {
+            return Ok(());
+        }
+        let at = self.service.clock().micros();
+        let claimed = self
+            .service
+            .store()
+            .claim_endpoints(
+                &self.owner,
+                at,
+                self.lease_from(at),
+                u32::try_from(room).unwrap_or(u32::MAX),
+            )
+            .await?;
+        for claim in claimed {
+            let id = claim.endpoint.id.as_str().to_owned();
+            if !self.lock_running().insert(id.clone()) {
+                continue;
+            }
+            let this = Arc::clone(&self);
+            tokio::spawn(async move {
+                if let Err(e) = this.deliver(claim).await {
+                    tracing::warn!(error = %e, endpoint = id, "webhook delivery stopped");
+                }
+                this.lock_running().remove(&id);
+            });
+        }
+        Ok(())
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lease_from(&self, at: Micros) -> Micros {
+        at.saturating_add(Micros::try_from(self.settings.lease.as_micros()).unwrap_or(0))
+    }
+
+    /// Delivers to one claimed endpoint until it is caught up or an attempt
+    /// fails, then gives the lease up.
+    async fn deliver(&self, claim: Claimed) -> scimitar_core::Result<()> {
+        let Claimed {
+            mut endpoint,
+            secrets,
+        } = claim;
+        let store = self.service.store();
+        let mut attempts = Vec::new();
+        let mut saved = Instant::now();
+        let mut delivery = endpoint.delivery();
+        loop {
+            let (events, through) = store.pending_events(&endpoint, BATCH).await?;
+            let last_batch = events.len() < BATCH as usize;
+            for event in &events {
+                let (attempt, retry_after) =
+                    self.attempt(&endpoint.url, &secrets, event).await;
+                let delivered =
+                    delivery.after(event.seq, &attempt, retry_after, self.service.clock().micros());
+                attempts.push(attempt);
+                if !delivered {
+                    return self.save(&endpoint, &delivery, &mut attempts, true).await;
+                }
+                if saved.elapsed() >= SAVE_EVERY {
+                    self.save(&endpoint, &delivery, &mut attempts, false).await?;
+                    saved = Instant::now();
+                }
+            }
+            delivery.delivered_through = delivery.delivered_through.max(through);
+            endpoint.delivered_through = delivery.delivered_through;
+            if last_batch {
+                return self.save(&endpoint, &delivery, &mut attempts, true).await;
+            }
+        }
+    }
+
+    /// Writes down the attempts so far and where delivery stands; renews the
+    /// lease, or gives it up when `done`. A lease lost in the meantime (this
+    /// process stalled past it) ends the run.
+    async fn save(
+        &self,
+        endpoint: &scimitar_core::model::WebhookEndpoint,
+        delivery: &Delivery,
+        attempts: &mut Vec<Attempt>,
+        done: bool,
+    ) -> scimitar_core::Result<()> {
+        let until = if done {
+            0
+        } else {
+            self.lease_from(self.service.clock().micros())
+        };
+        let held = self
+            .service
+            .store()
+            .record_delivery(&endpoint.id, &self.owner, delivery, attempts, until)
+            .await?;
+        attempts.clear();
+        if !held {
+            return Err(scimitar_core::CoreError::Contended);
+        }
+        Ok(())
+    }
+
+    /// One POST of `event`; what happened, and how long the endpoint asked
+    /// to wait (`Retry-After`).
+    async fn attempt(
+        &self,
+        url: &str,
+        secrets: &[String],
+        event: &Event,
+    ) -> (Attempt, Option<Duration>) {
+        let started = Instant::now();
+        let time = self.service.clock().micros();
+        let outcome = self.post(url, secrets, event).await;
+        let millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (status, error, retry_after) = match outcome {
+            Ok((status, error, retry_after)) => (Some(status), error, retry_after),
+            Err(error) => (None, Some(error), None),
+        };
+        let attempt = Attempt {
+            event_seq: event.seq,
+            time,
+            status,
+            error,
+            millis,
+        };
+        (attempt, retry_after)
+    }
+
+    /// The endpoint's status, what was wrong with its answer, and its
+    /// `Retry-After`; or why there was no answer.
+    async fn post(
+        &self,
+        url: &str,
+        secrets: &[String],
+        event: &Event,
+    ) -> Result<(u16, Option<String>, Option<Duration>), String> {
+        // Asked at every attempt: the operator's allowances may have changed
+        // since the endpoint was registered.
+        let url = self.service.outbound().check(url)?;
+        let body = serde_json::to_vec(&feed_event(event.clone())).map_err(|e| e.to_string())?;
+        let headers = signed_headers(&format!("evt_{}", event.seq), now() / 1_000_000, &body, secrets)?;
+        let mut answer = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = answer.status();
+        let retry_after = answer
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let error = if status.is_redirection() {
+            let to = answer
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere");
+            Some(format!("answered {status} to {to}; redirects are not followed"))
+        } else if status.is_success() {
+            None
+        } else {
+            Some(format!("answered {status}"))
+        };
+        // Read a little of the answer, so the connection can be used again.
+        let mut read = 0;
+        while read < MAX_ANSWER_BYTES {
+            match answer.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok((status.as_u16(), error, retry_after))
+    }
+}
+
+/// The Standard Webhooks headers of one message: `webhook-id`,
+/// `webhook-timestamp` and `webhook-signature`, a `v1,` signature per
+/// secret (two during a rotation).
+pub fn signed_headers(
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+    secrets: &[String],
+) -> Result<HeaderMap, String> {
+    let mut signatures = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+            .map_err(|_| "the endpoint's secret is not base64".to_owned())?;
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        signatures.push(format!("v1,{signature}"));
+    }
+    let value = |s: String| HeaderValue::try_from(s).map_err(|e| e.to_string());
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("webhook-id", value(id.to_owned())?);
+    headers.insert("webhook-timestamp", value(timestamp.to_string())?);
+    headers.insert("webhook-signature", value(signatures.join(" "))?);
+    Ok(headers)
+}
+
+/// A `Retry-After` in seconds or as an HTTP date.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = at.as_microsecond().saturating_sub(now());
+    Some(Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
+}
+
+/// Why a request got no answer, in a line an operator can act on.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut why = if e.is_timeout() {
+        "no answer within the timeout".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = e.source();
+    while let Some(cause) = source {
+        why.push_str(": ");
+        why.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        let later = jiff::Timestamp::from_microsecond(now() + 3_600_000_000).unwrap();
+        let header = jiff::fmt::rfc2822::to_string(&later.to_zoned(jiff::tz::TimeZone::UTC)).unwrap();
+        let wait = retry_after(&header).unwrap();
+        assert!(wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600), "{header}");
+        assert_eq!(retry_after("soon"), None);
+    }
+}
