@@ -15,9 +15,7 @@ use scimitar_core::Store;
 use scimitar_core::domain::{OutboundPolicy, Service};
 use serde_json::Value;
 
-use admin::{
-    ApiKeyAction, GroupAction, SubaccountAction, TenantAction, UserAction, WebhookAction,
-};
+use admin::{ApiKeyAction, GroupAction, SubaccountAction, TenantAction, UserAction, WebhookAction};
 use server::Serve;
 
 #[derive(Parser)]

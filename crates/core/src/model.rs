@@ -6,9 +6,7 @@ use scimitar_proto::resource::UserAttributes;
 use scimitar_proto::schema::ResolvedAttr;
 use serde::Serialize;
 
-use crate::ids::{
-    ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId, WebhookEndpointId,
-};
+use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;

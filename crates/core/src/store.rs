@@ -11,8 +11,8 @@ use crate::error::Result;
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
     ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
-    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session,
-    Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
+    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed,
+    Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.

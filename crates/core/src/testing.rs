@@ -32,6 +32,15 @@ impl Backend {
         &self.url
     }
 
+    /// Which kind of database it is.
+    pub fn kind(&self) -> Kind {
+        if self.pg_db.is_some() {
+            Kind::Postgres
+        } else {
+            Kind::Sqlite
+        }
+    }
+
     /// A backend of `kind`; `None` only for a PostgreSQL that is not there
     /// ([`Backend::postgres`]).
     pub async fn of(kind: Kind) -> Option<Backend> {

@@ -20,9 +20,9 @@ mod metrics;
 mod panel;
 mod rate_limit;
 pub mod retention;
-pub mod webhooks;
 mod scim;
 pub mod serve;
+pub mod webhooks;
 
 use std::sync::Arc;
 

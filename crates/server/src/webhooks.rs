@@ -89,7 +89,11 @@ fn client(policy: OutboundPolicy, timeout: Duration) -> Result<reqwest::Client, 
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+        .user_agent(concat!(
+            "scimitar/",
+            env!("CARGO_PKG_VERSION"),
+            " (webhooks)"
+        ))
         .dns_resolver(Arc::new(Guarded(policy)))
         .build()
         .map_err(|e| format!("webhooks' HTTP client: {e}"))
@@ -104,9 +108,7 @@ impl reqwest::dns::Resolve for Guarded {
         let private = self.0.allows_private(&host);
         Box::pin(async move {
             let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let kept: Vec<SocketAddr> = found
-                .filter(|a| private || is_public(a.ip()))
-                .collect();
+            let kept: Vec<SocketAddr> = found.filter(|a| private || is_public(a.ip())).collect();
             if kept.is_empty() {
                 return Err(format!(
                     "{host} resolves only to private, loopback or reserved addresses"
@@ -203,16 +205,20 @@ impl Deliverer {
             let (events, through) = store.pending_events(&endpoint, BATCH).await?;
             let last_batch = events.len() < BATCH as usize;
             for event in &events {
-                let (attempt, retry_after) =
-                    self.attempt(&endpoint.url, &secrets, event).await;
-                let delivered =
-                    delivery.after(event.seq, &attempt, retry_after, self.service.clock().micros());
+                let (attempt, retry_after) = self.attempt(&endpoint.url, &secrets, event).await;
+                let delivered = delivery.after(
+                    event.seq,
+                    &attempt,
+                    retry_after,
+                    self.service.clock().micros(),
+                );
                 attempts.push(attempt);
                 if !delivered {
                     return self.save(&endpoint, &delivery, &mut attempts, true).await;
                 }
                 if saved.elapsed() >= SAVE_EVERY {
-                    self.save(&endpoint, &delivery, &mut attempts, false).await?;
+                    self.save(&endpoint, &delivery, &mut attempts, false)
+                        .await?;
                     saved = Instant::now();
                 }
             }
@@ -289,7 +295,12 @@ impl Deliverer {
         // since the endpoint was registered.
         let url = self.service.outbound().check(url)?;
         let body = serde_json::to_vec(&feed_event(event.clone())).map_err(|e| e.to_string())?;
-        let headers = signed_headers(&format!("evt_{}", event.seq), now() / 1_000_000, &body, secrets)?;
+        let headers = signed_headers(
+            &format!("evt_{}", event.seq),
+            now() / 1_000_000,
+            &body,
+            secrets,
+        )?;
         let mut answer = self
             .client
             .post(url)
@@ -310,7 +321,9 @@ impl Deliverer {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("nowhere");
-            Some(format!("answered {status} to {to}; redirects are not followed"))
+            Some(format!(
+                "answered {status} to {to}; redirects are not followed"
+            ))
         } else if status.is_success() {
             None
         } else {
@@ -345,7 +358,8 @@ pub fn signed_headers(
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
         mac.update(format!("{id}.{timestamp}.").as_bytes());
         mac.update(body);
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         signatures.push(format!("v1,{signature}"));
     }
     let value = |s: String| HeaderValue::try_from(s).map_err(|e| e.to_string());
@@ -394,11 +408,19 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
         assert_eq!(retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         let later = jiff::Timestamp::from_microsecond(now() + 3_600_000_000).unwrap();
-        let header = jiff::fmt::rfc2822::to_string(&later.to_zoned(jiff::tz::TimeZone::UTC)).unwrap();
+        let header = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&later)
+            .unwrap();
         let wait = retry_after(&header).unwrap();
-        assert!(wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600), "{header}");
+        assert!(
+            wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600),
+            "{header}"
+        );
         assert_eq!(retry_after("soon"), None);
     }
 }

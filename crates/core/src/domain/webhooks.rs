@@ -89,7 +89,9 @@ impl OutboundPolicy {
 
     /// Whether `host` may resolve to private and loopback addresses.
     pub fn allows_private(&self, host: &str) -> bool {
-        self.allowed.iter().any(|(h, _)| h.eq_ignore_ascii_case(host))
+        self.allowed
+            .iter()
+            .any(|(h, _)| h.eq_ignore_ascii_case(host))
     }
 
     /// The URL if a webhook may be sent to it; else why not.
@@ -459,9 +461,15 @@ mod tests {
     fn a_success_moves_past_the_event_and_forgets_failures() {
         let mut d = fresh();
         assert!(!d.after(7, &attempt(Some(500)), None, 10));
-        assert_eq!((d.delivered_through, d.failures, d.failing_since), (6, 1, Some(10)));
+        assert_eq!(
+            (d.delivered_through, d.failures, d.failing_since),
+            (6, 1, Some(10))
+        );
         assert!(d.after(7, &attempt(Some(204)), None, 20));
-        assert_eq!((d.delivered_through, d.failures, d.failing_since), (7, 0, None));
+        assert_eq!(
+            (d.delivered_through, d.failures, d.failing_since),
+            (7, 0, None)
+        );
     }
 
     #[test]
@@ -486,10 +494,18 @@ mod tests {
         let mut d = fresh();
         d.after(7, &attempt(Some(429)), Some(Duration::from_secs(120)), 0);
         assert_eq!(d.next_attempt, 120_000_000);
-        d.after(7, &attempt(Some(503)), Some(Duration::from_secs(7 * 86_400)), 0);
+        d.after(
+            7,
+            &attempt(Some(503)),
+            Some(Duration::from_secs(7 * 86_400)),
+            0,
+        );
         assert_eq!(d.next_attempt, 86_400_000_000, "capped at a day");
         d.after(7, &attempt(Some(500)), Some(Duration::from_secs(120)), 0);
-        assert!(d.next_attempt < 120_000_000, "a 500's Retry-After is not asked for");
+        assert!(
+            d.next_attempt < 120_000_000,
+            "a 500's Retry-After is not asked for"
+        );
     }
 
     #[test]
@@ -505,7 +521,10 @@ mod tests {
         assert!(d.disabled.is_none());
         d.after(7, &attempt(None), None, micros(GIVE_UP_AFTER));
         let reason = d.disabled_reason.unwrap();
-        assert!(reason.contains("3 days") && reason.contains("connection refused"), "{reason}");
+        assert!(
+            reason.contains("3 days") && reason.contains("connection refused"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -531,7 +550,10 @@ mod tests {
         }
         let dev = OutboundPolicy::allowing("127.0.0.1:8080, localhost").unwrap();
         assert!(dev.check("http://127.0.0.1:8080/hook").is_ok());
-        assert!(dev.check("http://127.0.0.1:9090/hook").is_err(), "another port");
+        assert!(
+            dev.check("http://127.0.0.1:9090/hook").is_err(),
+            "another port"
+        );
         assert!(dev.check("http://localhost:1234/").is_ok());
         assert!(dev.allows_private("LOCALHOST"));
         assert!(!dev.allows_private("example.com"));

@@ -205,10 +205,14 @@ async fn replay(
     Body(body): Body<ReplayBody>,
 ) -> ApiResult<Response> {
     let endpoint = endpoint_id(endpoint)?;
-    let from = event_seq(&body.from).ok_or_else(|| ScimError::invalid_value("'from' must be an event id, such as evt_42"))?;
+    let from = event_seq(&body.from)
+        .ok_or_else(|| ScimError::invalid_value("'from' must be an event id, such as evt_42"))?;
     Ok(scim_json(
         StatusCode::OK,
-        &state.service().replay_webhook_endpoint(&endpoint, from).await?,
+        &state
+            .service()
+            .replay_webhook_endpoint(&endpoint, from)
+            .await?,
     ))
 }
 
@@ -233,7 +237,10 @@ async fn attempts(
         .service()
         .webhook_attempts(&endpoint, before, limit)
         .await?;
-    let next = slice.more.then(|| slice.items.last().map(|(at, _)| *at)).flatten();
+    let next = slice
+        .more
+        .then(|| slice.items.last().map(|(at, _)| *at))
+        .flatten();
     let page = AttemptPage {
         attempts: slice.items.into_iter().map(|(_, a)| a).collect(),
         next,

@@ -206,15 +206,26 @@ fn load(file: &str) -> Conversation {
 }
 
 async fn replay_on(backend: Backend, file: &str) {
+    let app = TestApp::with_config(backend, config_for(file, test_config())).await;
+    replay(&app, file).await;
+    app.finish().await;
+}
+
+/// `config` with the SCIM base path conversation `file` talks to.
+pub fn config_for(file: &str, config: common::ServerConfig) -> common::ServerConfig {
     let conversation = load(file);
     let (base_path, _) = split_query(&conversation.tenant_url);
-    let config = common::ServerConfig {
+    common::ServerConfig {
         scim_base_path: base_path.to_owned(),
-        ..test_config()
-    };
-    let app = TestApp::with_config(backend, config).await;
-    Replay::new(&app, file, &conversation).run().await;
-    app.finish().await;
+        ..config
+    }
+}
+
+/// Replays conversation `file` against `app` (configured by
+/// [`config_for`]), checking every answer and the state it ends in.
+pub async fn replay(app: &TestApp, file: &str) {
+    let conversation = load(file);
+    Replay::new(app, file, &conversation).run().await;
 }
 
 struct Replay<'a> {

@@ -24,3 +24,4 @@ mod rate_limit;
 mod sessions;
 mod store_spy;
 mod users;
+mod webhooks;

@@ -12,13 +12,16 @@ use crate::common::*;
 use async_trait::async_trait;
 use scimitar_core::Result;
 use scimitar_core::Store;
-use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use scimitar_core::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupChange, ListQuery, LogEntry, LogQuery, Member,
-    Membership, Micros, NewGroup, Page, PanelSession, Redeemed, Session, Slice, Subaccount,
-    SyncHealth, Tenant, User,
+    ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
+    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed,
+    Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
-use scimitar_core::store::{Administration, Directory, Expiring, Journal, Panel, Sessions};
+use scimitar_core::store::{
+    Administration, Directory, EndpointChange, Expiring, Journal, NewEndpoint, Panel, Sessions,
+    Webhooks,
+};
 use scimitar_core::testing::Backend;
 use scimitar_proto::resource::UserAttributes;
 use serde_json::json;
@@ -277,6 +280,65 @@ impl Panel for Counting {
     }
     async fn sync_health(&self, tenant: &TenantId, since: Micros) -> Result<SyncHealth> {
         self.inner.sync_health(tenant, since).await
+    }
+}
+
+#[async_trait]
+impl Webhooks for Counting {
+    async fn create_endpoint(&self, endpoint: NewEndpoint) -> Result<WebhookEndpoint> {
+        self.inner.create_endpoint(endpoint).await
+    }
+    async fn list_endpoints(&self) -> Result<Vec<WebhookEndpoint>> {
+        self.inner.list_endpoints().await
+    }
+    async fn get_endpoint(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint> {
+        self.inner.get_endpoint(id).await
+    }
+    async fn change_endpoint(
+        &self,
+        id: &WebhookEndpointId,
+        change: EndpointChange,
+    ) -> Result<WebhookEndpoint> {
+        self.inner.change_endpoint(id, change).await
+    }
+    async fn delete_endpoint(&self, id: &WebhookEndpointId) -> Result<()> {
+        self.inner.delete_endpoint(id).await
+    }
+    async fn claim_endpoints(
+        &self,
+        owner: &str,
+        now: Micros,
+        until: Micros,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        self.inner.claim_endpoints(owner, now, until, limit).await
+    }
+    async fn pending_events(
+        &self,
+        endpoint: &WebhookEndpoint,
+        limit: u32,
+    ) -> Result<(Vec<Event>, i64)> {
+        self.inner.pending_events(endpoint, limit).await
+    }
+    async fn record_delivery(
+        &self,
+        id: &WebhookEndpointId,
+        owner: &str,
+        delivery: &Delivery,
+        attempts: &[Attempt],
+        until: Micros,
+    ) -> Result<bool> {
+        self.inner
+            .record_delivery(id, owner, delivery, attempts, until)
+            .await
+    }
+    async fn attempts(
+        &self,
+        id: &WebhookEndpointId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Slice<(i64, Attempt)>> {
+        self.inner.attempts(id, before, limit).await
     }
 }
 

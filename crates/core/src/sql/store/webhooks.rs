@@ -231,9 +231,11 @@ impl Webhooks for SqlStore {
         // outbox becomes visible in order), so the events read after are
         // all of those it wants up to there.
         let newest = self
-            .select_one("SELECT COALESCE(MAX(seq), 0) AS seq FROM events", &[], |r| {
-                r.int("seq")
-            })
+            .select_one(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM events",
+                &[],
+                |r| r.int("seq"),
+            )
             .await?
             .unwrap_or(0);
         let mut params: Vec<Param> = vec![
@@ -273,13 +275,8 @@ impl Webhooks for SqlStore {
         let (delivery, attempts) = (delivery.clone(), attempts.to_vec());
         self.transact(None, move |tx| {
             Box::pin(async move {
-                let held = set_delivery(
-                    tx,
-                    id.as_str(),
-                    &delivery,
-                    Some((owner.as_str(), until)),
-                )
-                .await?;
+                let held =
+                    set_delivery(tx, id.as_str(), &delivery, Some((owner.as_str(), until))).await?;
                 if held == 0 {
                     return Ok(false);
                 }
