@@ -128,8 +128,10 @@ pub enum WebhookAction {
     /// Registers an endpoint for the events committed from now on; prints
     /// its signing secret, this once.
     Create {
-        #[arg(long)]
-        url: String,
+        /// Where events are POSTed (`--database`'s argument is also
+        /// called `url`, hence the field's name).
+        #[arg(long = "url")]
+        endpoint_url: String,
         /// Only this tenant's events.
         #[arg(long)]
         tenant: Option<String>,
@@ -378,11 +380,15 @@ pub async fn events(service: &Service, tenant: Option<&str>, after: i64, limit: 
 pub async fn webhook(service: &Service, action: WebhookAction) -> Answer {
     let endpoint = |raw: &str| id(raw, WebhookEndpointId::parse, "webhook endpoint");
     match action {
-        WebhookAction::Create { url, tenant, types } => {
+        WebhookAction::Create {
+            endpoint_url,
+            tenant,
+            types,
+        } => {
             let tenant = optional(tenant.as_deref(), TenantId::parse, "tenant")?;
             json(
                 service
-                    .create_webhook_endpoint(&url, tenant.as_ref(), types)
+                    .create_webhook_endpoint(&endpoint_url, tenant.as_ref(), types)
                     .await,
             )
         }

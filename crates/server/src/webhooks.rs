@@ -20,7 +20,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use std::task::Poll;
+
+use axum::body::Bytes;
+use axum::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use scimitar_core::domain::{OutboundPolicy, Service, is_public};
 use scimitar_core::model::{Attempt, Claimed, Delivery, Event, Micros, now};
 use tokio::task::JoinHandle;
@@ -47,7 +53,7 @@ impl Default for Settings {
             poll: Duration::from_secs(1),
             concurrency: 16,
             timeout: Duration::from_secs(10),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
         }
     }
 }
@@ -73,9 +79,15 @@ pub fn start(service: Service, settings: Settings) -> Result<JoinHandle<()>, Str
     Ok(tokio::spawn(deliverer.run()))
 }
 
-/// The HTTP client: rustls with ring and the system's roots, no proxy, no
-/// redirects, and a resolver that refuses private addresses.
-fn client(policy: OutboundPolicy, timeout: Duration) -> Result<reqwest::Client, String> {
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector<Guarded>>,
+    Full<Bytes>,
+>;
+
+/// The HTTP client: rustls with ring and the system's roots, HTTP/1.1, no
+/// proxy, no redirects (hyper's client follows none), and a resolver that
+/// refuses private addresses.
+fn client(policy: OutboundPolicy, timeout: Duration) -> Result<HttpClient, String> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -83,46 +95,53 @@ fn client(policy: OutboundPolicy, timeout: Duration) -> Result<reqwest::Client, 
         .and_then(|b| b.with_platform_verifier())
         .map_err(|e| format!("webhooks' TLS: {e}"))?
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!(
-            "scimitar/",
-            env!("CARGO_PKG_VERSION"),
-            " (webhooks)"
-        ))
-        .dns_resolver(Arc::new(Guarded(policy)))
-        .build()
-        .map_err(|e| format!("webhooks' HTTP client: {e}"))
+    let mut http = HttpConnector::new_with_resolver(Guarded(Arc::new(policy)));
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(timeout));
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https),
+    )
 }
 
 /// Name resolution that keeps only the addresses webhooks may go to.
-struct Guarded(OutboundPolicy);
+#[derive(Clone)]
+struct Guarded(Arc<OutboundPolicy>);
 
-impl reqwest::dns::Resolve for Guarded {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+impl tower::Service<Name> for Guarded {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = futures_util::future::BoxFuture<'static, std::io::Result<Self::Response>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let host = name.as_str().to_owned();
         let private = self.0.allows_private(&host);
         Box::pin(async move {
             let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
             let kept: Vec<SocketAddr> = found.filter(|a| private || is_public(a.ip())).collect();
             if kept.is_empty() {
-                return Err(format!(
+                return Err(std::io::Error::other(format!(
                     "{host} resolves only to private, loopback or reserved addresses"
-                )
-                .into());
+                )));
             }
-            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
+            Ok(kept.into_iter())
         })
     }
 }
 
 struct Deliverer {
     service: Service,
-    client: reqwest::Client,
+    client: HttpClient,
     settings: Settings,
     /// This deliverer's name on the leases it takes.
     owner: String,
@@ -301,26 +320,41 @@ impl Deliverer {
             &body,
             secrets,
         )?;
-        let mut answer = self
-            .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
+        let mut request = hyper::Request::post(url.as_str())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        *request.headers_mut() = headers;
+        let exchange = async {
+            let answer = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe(&e))?;
+            let (parts, mut body) = answer.into_parts();
+            // Read a little of the answer, so the connection can be used
+            // again; what it says is not used.
+            let mut read = 0;
+            while read < MAX_ANSWER_BYTES {
+                match body.frame().await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len),
+                    Some(Err(_)) | None => break,
+                }
+            }
+            Ok::<_, String>(parts)
+        };
+        let answer = tokio::time::timeout(self.settings.timeout, exchange)
             .await
-            .map_err(|e| describe(&e))?;
-        let status = answer.status();
-        let retry_after = answer
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry_after);
+            .map_err(|_| format!("no answer within the timeout ({:?})", self.settings.timeout))??;
+        let status = answer.status;
+        let header = |name| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let retry_after = header(RETRY_AFTER).and_then(retry_after);
         let error = if status.is_redirection() {
-            let to = answer
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("nowhere");
+            let to = header(LOCATION).unwrap_or("nowhere");
             Some(format!(
                 "answered {status} to {to}; redirects are not followed"
             ))
@@ -329,14 +363,6 @@ impl Deliverer {
         } else {
             Some(format!("answered {status}"))
         };
-        // Read a little of the answer, so the connection can be used again.
-        let mut read = 0;
-        while read < MAX_ANSWER_BYTES {
-            match answer.chunk().await {
-                Ok(Some(chunk)) => read += chunk.len(),
-                Ok(None) | Err(_) => break,
-            }
-        }
         Ok((status.as_u16(), error, retry_after))
     }
 }
@@ -383,11 +409,9 @@ fn retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Why a request got no answer, in a line an operator can act on.
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error as _;
-    let mut why = if e.is_timeout() {
-        "no answer within the timeout".to_owned()
-    } else if e.is_connect() {
+    let mut why = if e.is_connect() {
         "could not connect".to_owned()
     } else {
         "the request failed".to_owned()

@@ -76,17 +76,33 @@ struct Deployment {
     db: TestDb,
     a: TenantSetup,
     b: TenantSetup,
+    /// A webhook endpoint of every event, which every server delivers to.
+    receiver: Receiver,
 }
 
 impl Deployment {
     async fn start(db: TestDb, processes: usize) -> Deployment {
+        let receiver = Receiver::start().await;
+        receiver.register(db.url()).await;
         let a = tenant_with_key(db.url(), "Tenant A").await;
         let b = tenant_with_key(db.url(), "Tenant B").await;
         let mut servers = Vec::new();
         for _ in 0..processes {
-            servers.push(Server::start(db.url()).await);
+            let flags = [
+                "--app-token",
+                APP_TOKEN,
+                "--webhook-allow-http",
+                "127.0.0.1",
+            ];
+            servers.push(Server::start_with(db.url(), &flags).await);
         }
-        Deployment { db, servers, a, b }
+        Deployment {
+            servers,
+            db,
+            a,
+            b,
+            receiver,
+        }
     }
 
     /// Tenant A's client of server `i` (round robin).
@@ -462,9 +478,38 @@ fn follow_outbox(url: &str, stop: Arc<AtomicBool>) -> JoinHandle<Vec<i64>> {
     })
 }
 
+/// Follows the feed over HTTP as the host application does, long-polling
+/// (`wait`) the last server while the others write; returns every
+/// sequence number it was given.
+fn follow_feed(server: &Server, stop: Arc<AtomicBool>) -> JoinHandle<Vec<i64>> {
+    let feed = Scim::new(&server.url("/app/v1"), APP_TOKEN);
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut after = 0;
+        loop {
+            let last_pass = stop.load(Ordering::SeqCst);
+            let wait = if last_pass { 0 } else { 5 };
+            let page = feed
+                .get(&format!("/events?after={after}&limit=500&wait={wait}"))
+                .await
+                .expect(200);
+            let events = page.body["events"].as_array().expect("events").clone();
+            after = page.body["next"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .expect("next");
+            seen.extend(events.iter().map(|e| e["seq"].as_i64().expect("seq")));
+            if last_pass && events.is_empty() {
+                return seen;
+            }
+        }
+    })
+}
+
 async fn all_races(d: &Deployment) {
     let stop = Arc::new(AtomicBool::new(false));
     let follower = follow_outbox(d.db.url(), stop.clone());
+    let feed = follow_feed(d.servers.last().expect("a server"), stop.clone());
     membership_churn_loses_nothing(d).await;
     one_user_name_wins_across_tenants(d).await;
     deprovision_races_updates(d).await;
@@ -484,6 +529,16 @@ async fn all_races(d: &Deployment) {
         "a follower of the outbox missed {} of {} events: {missed:?}",
         missed.len(),
         all.len()
+    );
+    let fed = feed.await.expect("feed follower");
+    assert_eq!(fed, all, "the feed gave every event exactly once, in order");
+    // Each event to the endpoint once, in order, whichever process sent it.
+    d.receiver.wait_for_all(&all, 120).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        d.receiver.seqs(),
+        all,
+        "each event delivered once, in order"
     );
 }
 

@@ -15,3 +15,4 @@ mod connections;
 mod durability;
 mod e2e_entra;
 mod faults;
+mod webhooks;

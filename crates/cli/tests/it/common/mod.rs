@@ -546,3 +546,84 @@ pub async fn wait_for_log(url: &str, tenant: &str, ready: impl Fn(&[Value]) -> b
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// The application token the end-to-end servers are started with where a
+/// test follows the feed.
+pub const APP_TOKEN: &str = "app-token-for-the-cli-tests-0123456789ab";
+
+/// A webhook receiver on 127.0.0.1: records the sequence number of every
+/// event POSTed to it and answers 204.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<i64>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let got: std::sync::Arc<std::sync::Mutex<Vec<i64>>> = std::sync::Arc::default();
+        let seen = got.clone();
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let event: Value = serde_json::from_slice(&body).expect("a JSON event");
+                let seq = event["seq"].as_i64().expect("seq");
+                seen.lock().expect("lock").push(seq);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, got }
+    }
+
+    /// The sequence numbers received, in arrival order.
+    pub fn seqs(&self) -> Vec<i64> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// Registers this receiver as an endpoint of every event, through the
+    /// CLI, allowing plain HTTP to loopback.
+    pub async fn register(&self, database: &str) -> Value {
+        let args = ["webhook", "create", "--url", &self.url];
+        let out = cli_output(
+            Some(database),
+            &args,
+            &[("SCIMITAR_WEBHOOK_ALLOW_HTTP", "127.0.0.1")],
+        )
+        .await;
+        parse_cli(&args, &out)
+    }
+
+    /// Waits until every one of `seqs` arrived at least once.
+    pub async fn wait_for_all(&self, seqs: &[i64], secs: u64) {
+        bounded(secs, "every event delivered by webhook", async {
+            loop {
+                let got: std::collections::BTreeSet<i64> = self.seqs().into_iter().collect();
+                if seqs.iter().all(|s| got.contains(s)) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Every sequence number in the outbox, through the CLI, a page at a
+/// time.
+pub async fn all_event_seqs(database: &str) -> Vec<i64> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().copied().unwrap_or(0).to_string();
+        let page = cli(database, &["events", "--after", &after, "--limit", "1000"]).await;
+        let page = page.as_array().expect("events");
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page.iter().map(|e| e["seq"].as_i64().expect("seq")));
+    }
+}
