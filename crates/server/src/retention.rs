@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 pub struct Retention {
     /// Provisioning-log entries older than this are deleted (default 90 days).
     pub log: Duration,
-    /// Events older than this are deleted (default 30 days).
+    /// Events, and webhook delivery attempts, older than this are deleted
+    /// (default 30 days).
     pub events: Duration,
     /// Time between two sweeps.
     pub every: Duration,
@@ -60,6 +61,7 @@ pub async fn sweep(store: &dyn Store, retention: &Retention) -> u64 {
         (Expiring::PortalLinks, now()),
         (Expiring::PanelSessions, now()),
         (Expiring::HourCounts, age(retention.log)),
+        (Expiring::WebhookAttempts, age(retention.events)),
     ] {
         loop {
             match store.prune(what, before, BATCH).await {
