@@ -163,8 +163,9 @@ async fn introspect(
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FeedEvent {
-    /// Stable across deliveries: `evt_` and the sequence number.
-    id: String,
+    /// Stable across deliveries: `evt_` and the sequence number (a
+    /// webhook's `webhook-id`).
+    pub(crate) id: String,
     /// Position in the deployment's outbox: grows in commit order.
     seq: i64,
     /// `user.created`, `group.members_added`, … (docs/events.md).

@@ -313,13 +313,9 @@ impl Deliverer {
         // Asked at every attempt: the operator's allowances may have changed
         // since the endpoint was registered.
         let url = self.service.outbound().check(url)?;
-        let body = serde_json::to_vec(&feed_event(event.clone())).map_err(|e| e.to_string())?;
-        let headers = signed_headers(
-            &format!("evt_{}", event.seq),
-            now() / 1_000_000,
-            &body,
-            secrets,
-        )?;
+        let wire = feed_event(event.clone());
+        let body = serde_json::to_vec(&wire).map_err(|e| e.to_string())?;
+        let headers = signed_headers(&wire.id, now() / 1_000_000, &body, secrets)?;
         let mut request = hyper::Request::post(url.as_str())
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;

@@ -4,12 +4,6 @@
 use crate::common::*;
 use serde_json::{Value, json};
 
-async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-    let auth = format!("Bearer {ADMIN_TOKEN}");
-    app.request_with(method, path, body, &[("authorization", &auth)])
-        .await
-}
-
 async fn admin_api_needs_the_operator_token(app: &TestApp) {
     // A tenant's SCIM key is no operator token.
     let res = app.request("GET", "/admin/v1/tenants", None).await;

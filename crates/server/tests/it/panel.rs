@@ -147,13 +147,7 @@ async fn portal_link(app: &TestApp, tenant: &TenantId) -> String {
 }
 
 async fn admin(app: &TestApp, method: &str, path: &str, body: serde_json::Value) -> TestResponse {
-    app.request_with(
-        method,
-        path,
-        Some(body),
-        &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
-    )
-    .await
+    crate::common::admin(app, method, path, Some(body)).await
 }
 
 #[track_caller]

@@ -170,15 +170,6 @@ fn deliverer(app: &TestApp, settings: Settings) -> tokio::task::JoinHandle<()> {
     webhooks::start(service, settings).unwrap()
 }
 
-async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-    let auth = format!("Bearer {ADMIN_TOKEN}");
-    let mut headers = vec![("authorization", auth.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    app.request_with(method, path, body, &headers).await
-}
-
 /// Registers an endpoint; its id and secret.
 async fn register(app: &TestApp, body: Value) -> (String, String) {
     let res = admin(app, "POST", "/admin/v1/webhook-endpoints", Some(body)).await;
@@ -798,8 +789,8 @@ async fn bad_endpoints_are_refused_in_words(app: &TestApp) {
 async fn names_resolving_to_private_addresses_are_not_called(app: &TestApp) {
     let receiver = Receiver::start().await;
     // `localhost` resolves to 127.0.0.1, where the receiver listens; the
-    // policy allows 127.0.0.1 by address and plain HTTP to localhost's
-    // port, but not private addresses for the name.
+    // policy allows the address 127.0.0.1, not the name `localhost`, so
+    // the name's loopback addresses are dropped at resolution.
     let port = receiver
         .url
         .rsplit(':')

@@ -125,7 +125,8 @@ impl Webhooks for SqlStore {
             .transact(None, move |tx| {
                 Box::pin(async move {
                     let id = key.as_str();
-                    let mut changed = execute(
+                    // Runs whatever changes, and says whether the endpoint is there.
+                    let exists = execute(
                         tx,
                         "UPDATE webhook_endpoints SET url = COALESCE($1, url) WHERE id = $2",
                         &[change.url.into(), id.into()],
@@ -140,7 +141,7 @@ impl Webhooks for SqlStore {
                         .await?;
                     }
                     if let Some(delivery) = &change.delivery {
-                        changed = changed.min(set_delivery(tx, id, delivery, None).await?);
+                        set_delivery(tx, id, delivery, None).await?;
                     }
                     if let Some((secret, until)) = change.secret {
                         execute(
@@ -151,7 +152,7 @@ impl Webhooks for SqlStore {
                         )
                         .await?;
                     }
-                    Ok(changed > 0)
+                    Ok(exists > 0)
                 })
             })
             .await?;

@@ -350,6 +350,13 @@ impl TestResponse {
     }
 }
 
+/// A request to the admin API with the admin token.
+pub async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    app.request_with(method, path, body, &[("authorization", &auth)])
+        .await
+}
+
 /// Runs a test on an application on `backend` with `config`, then cleans
 /// up; the runner behind [`backends!`].
 pub async fn on_app(backend: Backend, config: Config, test: impl AsyncFnOnce(&TestApp)) {
