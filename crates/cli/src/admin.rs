@@ -128,8 +128,9 @@ pub enum WebhookAction {
     /// Registers an endpoint for the events committed from now on; prints
     /// its signing secret, this once.
     Create {
-        /// Where events are POSTed (`--database`'s argument is also
-        /// called `url`, hence the field's name).
+        /// Where events are POSTed: `https://`, a public address (unless
+        /// allowed by `--webhook-allow-http`).
+        // Not `url`: that is the id of `--database`'s argument.
         #[arg(long = "url")]
         endpoint_url: String,
         /// Only this tenant's events.
@@ -139,6 +140,7 @@ pub enum WebhookAction {
         #[arg(long, value_delimiter = ',')]
         types: Vec<String>,
     },
+    /// Every endpoint, with where its delivery stands.
     List,
     /// An endpoint and where its delivery stands.
     Show {
@@ -164,6 +166,7 @@ pub enum WebhookAction {
     Replay {
         #[arg(long)]
         id: String,
+        /// The first event delivered again (evt_…).
         #[arg(long)]
         from: String,
     },
@@ -174,6 +177,7 @@ pub enum WebhookAction {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// Deletes an endpoint and its attempt log.
     Delete {
         #[arg(long)]
         id: String,

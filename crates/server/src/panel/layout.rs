@@ -80,7 +80,7 @@ pub(crate) struct Place<'a> {
     pub visitor: &'a Visitor,
     pub tenant: Option<&'a Tenant>,
     /// The heading of the current screen, as in [`SCREENS`] (or
-    /// "Tenants", "Events").
+    /// "Tenants", "Events", "Webhooks").
     pub current: &'a str,
 }
 
@@ -119,6 +119,7 @@ pub(crate) fn screen(place: &Place, title: &str, notice: Option<&Notice>, body: 
                                 None => "/admin/events".to_owned(),
                             };
                             li { (link(&events, "Events", place.current)) }
+                            li { (link("/admin/webhooks", "Webhooks", place.current)) }
                         }
                     }
                 }
@@ -191,6 +192,11 @@ impl Notice {
             "group-created" => "Group created.",
             "group-saved" => "Group saved.",
             "group-deleted" => "Group deleted, with its memberships.",
+            "webhook-saved" => "Endpoint saved.",
+            "webhook-enabled" => "Endpoint enabled: delivery resumes where it stopped.",
+            "webhook-disabled" => "Endpoint disabled: nothing is sent to it until it is enabled.",
+            "webhook-replayed" => "Replay started: those events are delivered again, in order.",
+            "webhook-deleted" => "Endpoint deleted, with its attempt log.",
             _ => return None,
         };
         Some(Notice::Done(text))

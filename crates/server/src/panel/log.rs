@@ -13,7 +13,7 @@ use scimitar_core::model::{HourCount, LogEntry, LogQuery};
 
 use super::guide;
 use super::layout::{Place, param, screen, when, with_query};
-use super::{PanelError, PanelResult, Scoped, Visitor, html_page, path_id};
+use super::{Operator, PanelResult, Scoped, html_page, path_id};
 use crate::AppState;
 use crate::extract::QueryPairs;
 
@@ -292,12 +292,9 @@ pub(crate) async fn health(State(state): State<AppState>, scoped: Scoped) -> Pan
 /// events in order, or one tenant's.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Operator(visitor): Operator,
     QueryPairs(query): QueryPairs,
 ) -> PanelResult {
-    if !visitor.is_operator() {
-        return Err(PanelError::NotFound);
-    }
     let tenant = match param(&query, "tenant") {
         Some(raw) => {
             let id: TenantId = path_id(raw.to_owned())?;

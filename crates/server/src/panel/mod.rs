@@ -27,6 +27,7 @@ mod operator;
 mod setup;
 mod subaccounts;
 mod users_groups;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -100,6 +101,30 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/t/{tenant}/log", get(log::page))
         .route("/admin/t/{tenant}/health", get(log::health))
         .route("/admin/events", get(log::events))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{endpoint}",
+            get(webhooks::page).post(webhooks::save),
+        )
+        .route(
+            "/admin/webhooks/{endpoint}/enabled",
+            axum::routing::post(webhooks::enable),
+        )
+        .route(
+            "/admin/webhooks/{endpoint}/replay",
+            axum::routing::post(webhooks::replay),
+        )
+        .route(
+            "/admin/webhooks/{endpoint}/rotate-secret",
+            axum::routing::post(webhooks::rotate),
+        )
+        .route(
+            "/admin/webhooks/{endpoint}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
+        )
         .layer(middleware::from_fn_with_state(state, headers))
 }
 
@@ -238,6 +263,22 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
+/// The operator: the operator's own screens are "not found" to anyone
+/// else, as an unknown page.
+pub(crate) struct Operator(pub Visitor);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let visitor = Visitor::from_request_parts(parts, state).await?;
+        if !visitor.is_operator() {
+            return Err(PanelError::NotFound.into_response());
+        }
+        Ok(Operator(visitor))
+    }
+}
+
 /// A visitor on one tenant's pages: the tenant of the URL, which the
 /// visitor may see. Another tenant's URL is "not found", as an unknown one.
 pub(crate) struct Scoped {
@@ -362,6 +403,14 @@ impl Form {
         self.0
             .iter()
             .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a field that may repeat (checkboxes).
+    pub fn all<'f>(&'f self, name: &'f str) -> impl Iterator<Item = &'f str> + 'f {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 

@@ -11,8 +11,8 @@ use subtle::ConstantTimeEq;
 
 use super::layout::{Notice, Place, bare, bare_with, param, screen, when, with_query};
 use super::{
-    Form, PanelError, PanelResult, Posted, Visitor, cleared_cookie, cookie_secret, done, html_page,
-    same_origin, session_cookie,
+    Form, Operator, PanelError, PanelResult, Posted, Visitor, cleared_cookie, cookie_secret, done,
+    html_page, same_origin, session_cookie,
 };
 use crate::AppState;
 use crate::extract::QueryPairs;
@@ -184,7 +184,7 @@ pub(crate) async fn portal(
 /// `GET /admin/tenants` (operator): every tenant, and a form for one more.
 pub(crate) async fn tenants(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Operator(visitor): Operator,
     QueryPairs(query): QueryPairs,
 ) -> PanelResult {
     tenants_page(
@@ -207,9 +207,6 @@ async fn tenants_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> PanelResult {
-    if !visitor.is_operator() {
-        return Err(PanelError::NotFound);
-    }
     // `after` is a position from our own "Next page" link: its tenant's
     // creation time and id.
     let after_id: Option<TenantId> =
@@ -270,12 +267,9 @@ async fn tenants_page(
 /// `POST /admin/tenants` (operator).
 pub(crate) async fn create_tenant(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Operator(visitor): Operator,
     Posted { fields }: Posted,
 ) -> PanelResult {
-    if !visitor.is_operator() {
-        return Err(PanelError::NotFound);
-    }
     let name = fields.get("name").unwrap_or_default();
     match state
         .service()

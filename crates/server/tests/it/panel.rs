@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use scimitar_core::clock::Clock;
 use scimitar_core::ids::TenantId;
+use scimitar_core::model::Attempt;
 use scimitar_core::rules::hash_secret;
 use serde_json::json;
 
@@ -862,6 +863,226 @@ async fn a_key_revoked_in_the_panel_is_refused_at_once(app: &TestApp) {
     assert_eq!(app.get(&app.scim("/Users")).await.status, 200);
 }
 
+/// The value of an element with `id` on a page (a secret shown once).
+fn shown(html: &str, id: &str) -> String {
+    let marker = format!(r#"id="{id}">"#);
+    let at = html.find(&marker).expect("the element") + marker.len();
+    html[at..].split('<').next().unwrap().to_owned()
+}
+
+async fn operator_registers_and_runs_webhook_endpoints(app: &TestApp) {
+    let mut browser = Browser::operator(app).await;
+    let list = "/admin/webhooks";
+    assert_page(&browser.get(list).await, 200, "No webhook endpoints yet");
+    let tenant = app.tenant.to_string();
+    // Bad input is refused in words and registers nothing.
+    for (fields, words) in [
+        (
+            vec![("url", "http://hooks.example.com/in")],
+            "--webhook-allow-http",
+        ),
+        (vec![("url", "https://10.0.0.7/in")], "private"),
+        (vec![("url", "not a url")], "is not a URL"),
+        (
+            vec![("url", "https://hooks.example.com/in"), ("tenant", "x<y")],
+            "no tenant with that id",
+        ),
+        (
+            vec![
+                ("url", "https://hooks.example.com/in"),
+                ("tenant", "00000000-0000-4000-8000-000000000000"),
+            ],
+            "no tenant with that id",
+        ),
+        (
+            vec![
+                ("url", "https://hooks.example.com/in"),
+                ("types", "user.created"),
+                ("types", "user.exploded"),
+            ],
+            "'user.exploded' is not an event type",
+        ),
+    ] {
+        let res = browser.post(list, &fields).await;
+        assert_page(&res, 400, words);
+    }
+    assert!(app.store.list_endpoints().await.unwrap().is_empty());
+
+    let made = browser
+        .post(
+            list,
+            &[
+                ("url", "https://hooks.example.com/in"),
+                ("tenant", &tenant),
+                ("types", "user.created"),
+                ("types", "user.deprovisioned"),
+            ],
+        )
+        .await;
+    assert_page(&made, 201, "will not be shown again");
+    let secret = shown(&made.text, "new-secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let endpoint = app.store.list_endpoints().await.unwrap().remove(0);
+    assert_eq!(endpoint.tenant_id.as_ref(), Some(&app.tenant));
+    assert_eq!(endpoint.types, ["user.created", "user.deprovisioned"]);
+    let listed = browser.get(list).await;
+    assert_page(&listed, 200, "https://hooks.example.com/in");
+    assert!(!listed.text.contains(&secret), "the secret is shown once");
+
+    // An attempt's error is the receiver's story; it is shown inert.
+    app.create_user("hooked@example.com").await;
+    let now = app.config.clock.micros();
+    let claimed = app
+        .store
+        .claim_endpoints("panel-test", now, now + 30_000_000, 10)
+        .await
+        .unwrap();
+    let mut delivery = claimed[0].endpoint.delivery();
+    delivery.failures = 1;
+    delivery.failing_since = Some(now);
+    let attempt = Attempt {
+        event_seq: 1,
+        time: now,
+        status: Some(500),
+        error: Some("<script>alert(1)</script> answered 500".into()),
+        millis: 12,
+    };
+    assert!(
+        app.store
+            .record_delivery(&endpoint.id, "panel-test", &delivery, &[attempt], 0)
+            .await
+            .unwrap()
+    );
+    let page = format!("{list}/{}", endpoint.id);
+    let shown_page = browser.get(&page).await;
+    assert_page(
+        &shown_page,
+        200,
+        "&lt;script&gt;alert(1)&lt;/script&gt; answered 500",
+    );
+    assert!(!shown_page.text.contains("<script>alert"));
+    assert!(shown_page.text.contains("Failing"), "{}", shown_page.text);
+
+    // Disable, enable.
+    let enabled = format!("{page}/enabled");
+    assert_eq!(
+        browser.post(&enabled, &[("enabled", "false")]).await.status,
+        303
+    );
+    let stopped = app.store.get_endpoint(&endpoint.id).await.unwrap();
+    assert_eq!(
+        stopped.disabled_reason.as_deref(),
+        Some("disabled by an operator")
+    );
+    assert_page(&browser.get(&page).await, 200, "Disabled");
+    assert_page(
+        &browser.post(&enabled, &[("enabled", "maybe")]).await,
+        400,
+        "true or false",
+    );
+    assert_eq!(
+        browser.post(&enabled, &[("enabled", "true")]).await.status,
+        303
+    );
+    let resumed = app.store.get_endpoint(&endpoint.id).await.unwrap();
+    assert_eq!((resumed.disabled, resumed.failures), (None, 0));
+
+    // Replay: a bad event id is refused; a good one moves delivery back.
+    let replay = format!("{page}/replay");
+    assert_page(
+        &browser.post(&replay, &[("from", "42")]).await,
+        400,
+        "must be an event id",
+    );
+    assert_eq!(
+        browser.post(&replay, &[("from", "evt_1")]).await.status,
+        303
+    );
+    assert_eq!(
+        app.store
+            .get_endpoint(&endpoint.id)
+            .await
+            .unwrap()
+            .delivered_through,
+        0
+    );
+
+    // Change: a URL refused changes nothing; then URL and types change.
+    let refused = browser
+        .post(&page, &[("url", "ftp://hooks.example.com/")])
+        .await;
+    assert_page(&refused, 400, "not ftp:");
+    let saved = browser
+        .post(&page, &[("url", "https://other.example.com/in")])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let changed = app.store.get_endpoint(&endpoint.id).await.unwrap();
+    assert_eq!(changed.url, "https://other.example.com/in");
+    assert!(changed.types.is_empty(), "none checked is every type");
+
+    // Rotate: a new secret, shown once; the old one signs beside it.
+    let rotated = browser.post(&format!("{page}/rotate-secret"), &[]).await;
+    assert_page(&rotated, 200, "will not be shown again");
+    let second = shown(&rotated.text, "new-secret");
+    assert!(second.starts_with("whsec_") && second != secret);
+    assert_page(&browser.get(&page).await, 200, "also signs until");
+    assert!(!browser.get(&page).await.text.contains(&second));
+
+    // Delete, after a confirmation that changes nothing.
+    let delete = format!("{page}/delete");
+    assert_page(&browser.get(&delete).await, 200, "cannot be undone");
+    assert_eq!(app.store.list_endpoints().await.unwrap().len(), 1);
+    assert_eq!(browser.post(&delete, &[]).await.status, 303);
+    assert!(app.store.list_endpoints().await.unwrap().is_empty());
+    assert_eq!(browser.get(&page).await.status, 404);
+}
+
+async fn webhooks_are_the_operators_alone(app: &TestApp) {
+    let made = admin(
+        app,
+        "POST",
+        "/admin/v1/webhook-endpoints",
+        json!({"url": "https://hooks.example.com/in"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::portal(app, &app.tenant).await;
+    let setup = browser.get(&format!("/admin/t/{}/setup", app.tenant)).await;
+    assert!(
+        !setup.text.contains("/admin/webhooks"),
+        "no link for a tenant"
+    );
+    for path in [
+        "/admin/webhooks".to_owned(),
+        format!("/admin/webhooks/{id}"),
+        format!("/admin/webhooks/{id}/delete"),
+    ] {
+        assert_eq!(browser.get(&path).await.status, 404, "{path}");
+    }
+    let res = browser
+        .post("/admin/webhooks", &[("url", "https://evil.example.com/")])
+        .await;
+    assert_eq!(res.status, 404);
+    for action in ["delete", "rotate-secret", "replay", "enabled"] {
+        let res = browser
+            .post(
+                &format!("/admin/webhooks/{id}/{action}"),
+                &[("from", "evt_1"), ("enabled", "false")],
+            )
+            .await;
+        assert_eq!(res.status, 404, "{action}");
+    }
+    let endpoints = app.store.list_endpoints().await.unwrap();
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0].url, "https://hooks.example.com/in");
+    assert_eq!(endpoints[0].disabled, None);
+    // An unknown or malformed endpoint is not found for the operator too.
+    let mut operator = Browser::operator(app).await;
+    assert_eq!(operator.get("/admin/webhooks/whe_nope").await.status, 404);
+    assert_eq!(operator.get("/admin/webhooks/%3Cb%3E").await.status, 404);
+}
+
 async fn lists_page_by_name_and_search(app: &TestApp) {
     for i in 0..60 {
         app.create_group(&format!("Group {i:03}"), None).await;
@@ -987,6 +1208,8 @@ backends!(
     a_key_revoked_in_the_panel_is_refused_at_once,
     lists_page_by_name_and_search,
     subaccounts_rename_and_move_over_the_admin_api,
+    operator_registers_and_runs_webhook_endpoints,
+    webhooks_are_the_operators_alone,
 );
 
 mod https {
