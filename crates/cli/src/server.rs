@@ -167,7 +167,7 @@ pub async fn run(serve: Serve) -> Result<(), String> {
         let _ = metrics.await;
     }
     retention.abort();
-    deliverer.abort();
+    deliverer.stop(limits.shutdown_grace).await;
     // The router (and with it every log sender) is gone: flush the log.
     log_task.finish().await;
     tracing::info!("scimitar stopped");

@@ -11,7 +11,10 @@
 //! in between delivers again, after its lease runs out, what it had not
 //! written down — at least once, never skipped. A failing endpoint holds
 //! back only its own events: what it does next is
-//! [`scimitar_core::model::Delivery::after`]'s decision.
+//! [`scimitar_core::model::Delivery::after`]'s decision. A process that
+//! stops ([`Delivering::stop`]) writes its progress down and gives its
+//! leases back, so another process (or the same one restarted) goes on at
+//! once rather than after the lease.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -29,7 +32,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use scimitar_core::domain::{OutboundPolicy, Service, is_public};
 use scimitar_core::model::{Attempt, Claimed, Delivery, Event, Micros, now};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::app::feed_event;
 
@@ -66,17 +70,48 @@ const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// Most bytes of an endpoint's answer read (and thrown away).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Starts delivering in the background, until the handle is aborted.
-pub fn start(service: Service, settings: Settings) -> Result<JoinHandle<()>, String> {
+/// Starts delivering in the background.
+pub fn start(service: Service, settings: Settings) -> Result<Delivering, String> {
     let client = client(service.outbound().clone(), settings.timeout)?;
+    let (stop, stopping) = watch::channel(false);
     let deliverer = Arc::new(Deliverer {
         owner: uuid::Uuid::new_v4().to_string(),
         service,
         client,
         settings,
         running: Mutex::default(),
+        stopping,
     });
-    Ok(tokio::spawn(deliverer.run()))
+    Ok(Delivering {
+        stop,
+        task: tokio::spawn(deliverer.run()),
+    })
+}
+
+/// Delivery in the background, as [`start`] began it.
+pub struct Delivering {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Delivering {
+    /// Stops: no more claims; each run ends after the attempt it is making
+    /// (or at once, dropping an attempt still waiting for its answer, which
+    /// is then made again), writes its progress down and gives its lease
+    /// back. Whatever is still running after `grace` is dropped, its lease
+    /// left to run out, as after a crash.
+    pub async fn stop(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            tracing::warn!("webhook delivery did not stop in time; its leases run out instead");
+            self.task.abort();
+        }
+    }
+
+    /// Stops at once, as a crash would: leases are left to run out.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
 }
 
 type HttpClient = hyper_util::client::legacy::Client<
@@ -147,28 +182,38 @@ struct Deliverer {
     owner: String,
     /// Endpoints this process is delivering to now.
     running: Mutex<HashSet<String>>,
+    /// Becomes `true` when the process stops.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Deliverer {
+    /// Claims and runs until stopped; then waits for the runs to end. (A
+    /// run dropped with this task — the [`JoinSet`] aborts its tasks — is
+    /// as a crash.)
     async fn run(self: Arc<Self>) {
         let commits = self.service.store().commits();
-        loop {
+        let mut stopping = self.stopping.clone();
+        let mut runs = JoinSet::new();
+        while !*stopping.borrow() {
             let committed = commits.notified();
             tokio::pin!(committed);
             committed.as_mut().enable();
-            if let Err(e) = Arc::clone(&self).claim().await {
+            if let Err(e) = Arc::clone(&self).claim(&mut runs).await {
                 tracing::warn!(error = %e, "claiming webhook endpoints failed; trying again");
             }
+            while runs.try_join_next().is_some() {}
             tokio::select! {
                 () = committed => {}
                 () = tokio::time::sleep(self.settings.poll) => {}
+                _ = stopping.changed() => {}
             }
         }
+        while runs.join_next().await.is_some() {}
     }
 
     /// Claims what is due, as far as there is room, and starts a run for
     /// each.
-    async fn claim(self: Arc<Self>) -> scimitar_core::Result<()> {
+    async fn claim(self: Arc<Self>, runs: &mut JoinSet<()>) -> scimitar_core::Result<()> {
         let busy = self.lock_running().len();
         let room = (self.settings.concurrency as usize).saturating_sub(busy);
         if room == 0 {
@@ -191,7 +236,7 @@ impl Deliverer {
                 continue;
             }
             let this = Arc::clone(&self);
-            tokio::spawn(async move {
+            runs.spawn(async move {
                 if let Err(e) = this.deliver(claim).await {
                     tracing::warn!(error = %e, endpoint = id, "webhook delivery stopped");
                 }
@@ -209,14 +254,15 @@ impl Deliverer {
         at.saturating_add(Micros::try_from(self.settings.lease.as_micros()).unwrap_or(0))
     }
 
-    /// Delivers to one claimed endpoint until it is caught up or an attempt
-    /// fails, then gives the lease up.
+    /// Delivers to one claimed endpoint until it is caught up, an attempt
+    /// fails or the process stops, then gives the lease up.
     async fn deliver(&self, claim: Claimed) -> scimitar_core::Result<()> {
         let Claimed {
             mut endpoint,
             secrets,
         } = claim;
         let store = self.service.store();
+        let mut stopping = self.stopping.clone();
         let mut attempts = Vec::new();
         let mut saved = Instant::now();
         let mut delivery = endpoint.delivery();
@@ -224,7 +270,14 @@ impl Deliverer {
             let (events, through) = store.pending_events(&endpoint, BATCH).await?;
             let last_batch = events.len() < BATCH as usize;
             for event in &events {
-                let (attempt, retry_after) = self.attempt(&endpoint.url, &secrets, event).await;
+                let made = tokio::select! {
+                    biased;
+                    _ = stopping.wait_for(|s| *s) => None,
+                    made = self.attempt(&endpoint.url, &secrets, event) => Some(made),
+                };
+                let Some((attempt, retry_after)) = made else {
+                    return self.save(&endpoint, &delivery, &mut attempts, true).await;
+                };
                 let delivered = delivery.after(
                     event.seq,
                     &attempt,

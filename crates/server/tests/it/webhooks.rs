@@ -164,7 +164,7 @@ fn config() -> ServerConfig {
 }
 
 /// A deliverer over the app's store, on its clock.
-fn deliverer(app: &TestApp, settings: Settings) -> tokio::task::JoinHandle<()> {
+fn deliverer(app: &TestApp, settings: Settings) -> webhooks::Delivering {
     let service = Service::with_clock(app.store.clone(), app.config.clock.clone())
         .with_outbound(app.config.outbound.clone());
     webhooks::start(service, settings).unwrap()
@@ -697,6 +697,48 @@ async fn two_deliverers_deliver_each_event_once(app: &TestApp) {
     two.abort();
 }
 
+/// A deliverer that stops gives its lease back, so another process goes
+/// on at once: on a clock that never moves, a lease left to run out would
+/// keep the second deliverer away for good. The attempt it dropped
+/// unanswered is made again, with the same `webhook-id`.
+async fn a_stopped_deliverer_gives_its_lease_back(app: &TestApp) {
+    let receiver = Receiver::start().await;
+    receiver.then(Answer {
+        delay: Duration::from_secs(60),
+        ..Answer::status(204)
+    });
+    let (id, _) = register(app, json!({"url": receiver.url})).await;
+    let start = newest(app).await;
+    let one = deliverer(
+        app,
+        Settings {
+            timeout: Duration::from_secs(120),
+            ..settings()
+        },
+    );
+    app.create_user("stopping@example.com").await;
+    receiver.wait_for(1).await;
+    tokio::time::timeout(Duration::from_secs(10), one.stop(Duration::from_secs(5)))
+        .await
+        .expect("a stop does not wait for an answer");
+    let stopped = endpoint(app, &id).await;
+    assert_eq!(
+        stopped["deliveredThrough"], start,
+        "not delivered: {stopped}"
+    );
+    assert!(attempts(app, &id).await.is_empty(), "no answer, no attempt");
+
+    let two = deliverer(app, settings());
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].0["webhook-id"], got[1].0["webhook-id"]);
+    let through = newest(app).await;
+    endpoint_when(app, &id, "delivered by the second deliverer", |e| {
+        e["deliveredThrough"] == through
+    })
+    .await;
+    two.abort();
+}
+
 /// Endpoints that may not be registered, and bodies that are not right,
 /// are refused in words; nothing is registered.
 async fn bad_endpoints_are_refused_in_words(app: &TestApp) {
@@ -829,6 +871,7 @@ backends!(
     a_rotated_secret_signs_beside_the_old_one,
     an_endpoint_is_replayed_from_an_event,
     two_deliverers_deliver_each_event_once,
+    a_stopped_deliverer_gives_its_lease_back,
     bad_endpoints_are_refused_in_words,
     names_resolving_to_private_addresses_are_not_called,
 );
