@@ -7,7 +7,7 @@ use clap::Subcommand;
 use scimitar_core::CoreError;
 use scimitar_core::domain::{Service, event_seq};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, WebhookEndpointId};
-use scimitar_core::model::{GroupAdminChange, ListQuery, NewGroup};
+use scimitar_core::model::{GroupAdminChange, GroupCreation, ListQuery, NewGroup, PolicyChange};
 use scimitar_proto::ScimError;
 use scimitar_proto::schema::USER;
 use serde::Serialize;
@@ -22,6 +22,19 @@ pub enum TenantAction {
         region: Option<String>,
     },
     List,
+    /// Changes a tenant's provisioning policies; the others stay.
+    SetPolicy {
+        #[arg(long)]
+        tenant: String,
+        /// Who creates groups: `admin` (POST /Groups is refused, as the
+        /// guide says) or `scim` (the identity provider creates them).
+        #[arg(long, value_parser = ["admin", "scim"])]
+        group_creation: Option<String>,
+        /// Where groups that SCIM creates are placed: a subaccount's id,
+        /// or `root`.
+        #[arg(long)]
+        group_subaccount: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +236,22 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
             json(service.create_tenant(&name, region.as_deref()).await)
         }
         TenantAction::List => json(service.list_tenants().await),
+        TenantAction::SetPolicy {
+            tenant,
+            group_creation,
+            group_subaccount,
+        } => {
+            let group_subaccount_id = match group_subaccount.as_deref() {
+                None => None,
+                Some("root") => Some(None),
+                Some(raw) => Some(Some(id(raw, SubaccountId::parse, "subaccount")?)),
+            };
+            let change = PolicyChange {
+                group_creation: group_creation.as_deref().and_then(GroupCreation::parse),
+                group_subaccount_id,
+            };
+            json(service.set_policy(&tenant_id(&tenant)?, change).await)
+        }
     }
 }
 
@@ -302,6 +331,7 @@ pub async fn group(service: &Service, action: GroupAction) -> Answer {
                 display_name: name,
                 subaccount_id: optional(subaccount.as_deref(), SubaccountId::parse, "subaccount")?,
                 external_id,
+                members: Vec::new(),
             };
             let tenant = tenant_id(&tenant)?;
             return json(service.create_group(&tenant, group).await);

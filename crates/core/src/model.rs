@@ -71,6 +71,64 @@ pub struct Tenant {
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: Micros,
+    /// How its identity provider's requests are treated.
+    pub policy: Policy,
+}
+
+/// A tenant's provisioning policies. The defaults are the integration
+/// guide's rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Policy {
+    /// Who creates groups.
+    pub group_creation: GroupCreation,
+    /// Where groups that SCIM creates are placed; the tenant root when
+    /// `None`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub group_subaccount_id: Option<SubaccountId>,
+}
+
+/// Who creates a tenant's groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum GroupCreation {
+    /// An administrator (panel, admin API, CLI); `POST /Groups` is refused
+    /// (403), as the guide says.
+    #[default]
+    Admin,
+    /// The identity provider too, with `POST /Groups` (Okta Group Push,
+    /// Entra group provisioning).
+    Scim,
+}
+
+impl GroupCreation {
+    /// Its name in the database, the admin API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupCreation::Admin => "admin",
+            GroupCreation::Scim => "scim",
+        }
+    }
+
+    /// The value named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "admin" => Some(GroupCreation::Admin),
+            "scim" => Some(GroupCreation::Scim),
+            _ => None,
+        }
+    }
+}
+
+/// A change of a tenant's policies; `None` keeps a policy as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChange {
+    /// Who creates groups.
+    pub group_creation: Option<GroupCreation>,
+    /// `Some(None)`: groups SCIM creates go to the tenant root.
+    pub group_subaccount_id: Option<Option<SubaccountId>>,
 }
 
 /// A node in a tenant's tree of subaccounts; groups may belong to one.
@@ -163,6 +221,8 @@ pub struct NewGroup {
     pub subaccount_id: Option<SubaccountId>,
     /// The identity provider's id for the group, unique within the tenant.
     pub external_id: Option<String>,
+    /// Its first members (user ids of the tenant), when SCIM creates it.
+    pub members: Vec<String>,
 }
 
 /// An administrator's change to a group (admin API / CLI).

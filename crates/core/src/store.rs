@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
     ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
-    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed,
+    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Policy, Redeemed,
     Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 
@@ -24,6 +24,9 @@ pub trait Administration: Send + Sync {
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
     /// A tenant; `NotFound` when there is none.
     async fn get_tenant(&self, id: &TenantId) -> Result<Tenant>;
+    /// Sets a tenant's policies (its subaccount checked), with a
+    /// `tenant.policy_changed` event.
+    async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant>;
 
     /// Creates a subaccount of `tenant`, under `parent` (one of the tenant's)
     /// or at the root, with a `subaccount.created` event.

@@ -11,8 +11,8 @@ use super::Service;
 use crate::error::{CoreError, Result};
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, Subaccount,
-    Tenant, timestamp,
+    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, PolicyChange,
+    Subaccount, Tenant, timestamp,
 };
 
 /// Longest name, label or region an administrator may give, in characters.
@@ -131,6 +131,23 @@ impl Service {
         required("displayName", &group.display_name)?;
         external_id(group.external_id.as_deref())?;
         self.store.create_group(tenant, group).await
+    }
+
+    /// Changes a tenant's policies; a change that changes nothing is no
+    /// event.
+    pub async fn set_policy(&self, tenant: &TenantId, change: PolicyChange) -> Result<Tenant> {
+        let current = self.store.get_tenant(tenant).await?;
+        let mut policy = current.policy.clone();
+        if let Some(creation) = change.group_creation {
+            policy.group_creation = creation;
+        }
+        if let Some(sub) = change.group_subaccount_id {
+            policy.group_subaccount_id = sub;
+        }
+        if policy == current.policy {
+            return Ok(current);
+        }
+        self.store.set_policy(tenant, &policy).await
     }
 
     /// A group of `tenant`.

@@ -30,8 +30,9 @@ const POLL: Duration = Duration::from_millis(250);
 pub const MAX_FEED_PAGE: u32 = 1000;
 
 /// Every event type the outbox holds.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "tenant.created",
+    "tenant.policy_changed",
     "subaccount.created",
     "subaccount.updated",
     "group.created",

@@ -1,7 +1,8 @@
-//! Groups as SCIM clients change them: created by an administrator,
-//! matched by externalId, renamed and given members by the identity
-//! provider.
+//! Groups as SCIM clients change them: created by an administrator (or,
+//! where the tenant's policy says so, by the identity provider), matched
+//! by externalId, renamed and given members by the identity provider.
 
+use scimitar_proto::ScimError;
 use scimitar_proto::patch::{MemberOp, PatchRequest, apply};
 use scimitar_proto::resource::{GroupInput, parse_group, render_group};
 use scimitar_proto::schema::GROUP;
@@ -9,9 +10,33 @@ use scimitar_proto::schema::GROUP;
 use super::{Precondition, Service, view_meta};
 use crate::error::{CoreError, Result};
 use crate::ids::{GroupId, TenantId};
-use crate::model::{Group, GroupChange};
+use crate::model::{Group, GroupChange, GroupCreation, NewGroup};
 
 impl Service {
+    /// Creates a group for the identity provider (`POST /Groups`), where
+    /// the tenant's policy lets it: in the policy's subaccount, with its
+    /// externalId and members, in one transaction. Otherwise 403, saying
+    /// where groups are made.
+    pub async fn create_group_scim(&self, tenant: &TenantId, input: GroupInput) -> Result<Group> {
+        let policy = self.store.get_tenant(tenant).await?.policy;
+        if policy.group_creation == GroupCreation::Admin {
+            return Err(CoreError::Rejected(ScimError::new(
+                403,
+                None,
+                "groups are created by an administrator of this service, not by SCIM: create \
+                 the group in the admin panel and set its externalId (Group ID) to your identity \
+                 provider's group id (objectId in Entra ID), then provisioning will match it",
+            )));
+        }
+        let group = NewGroup {
+            display_name: input.display_name,
+            subaccount_id: policy.group_subaccount_id,
+            external_id: input.external_id,
+            members: input.members.unwrap_or_default(),
+        };
+        self.store.create_group(tenant, group).await
+    }
+
     /// Replaces a group (PUT). Without `members` the members stay as they
     /// are; without `externalId` the administrator's externalId stays: it
     /// is what the identity provider matches the group by.

@@ -41,6 +41,7 @@ async fn group(store: &dyn Store, t: &TenantId, name: &str, ext: Option<&str>) -
                 display_name: name.into(),
                 subaccount_id: None,
                 external_id: ext.map(str::to_owned),
+                members: Vec::new(),
             },
         )
         .await

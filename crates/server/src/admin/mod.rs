@@ -11,7 +11,8 @@ use axum::response::Response;
 use scimitar_core::domain::{IssuedApiKey, UserList};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{
-    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, NewGroup, Subaccount, Tenant,
+    ApiKey, Event, Group, GroupAdminChange, GroupCreation, ListQuery, LogEntry, NewGroup,
+    PolicyChange, Subaccount, Tenant,
 };
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
@@ -35,6 +36,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(AdminApi::openapi())
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant))
+        .routes(routes!(set_policy))
         .routes(routes!(list_subaccounts, create_subaccount))
         .routes(routes!(change_subaccount))
         .routes(routes!(create_portal_link))
@@ -104,6 +106,21 @@ struct SubaccountChangeBody {
     #[serde(default, deserialize_with = "field::change")]
     #[schema(value_type = Option<String>)]
     parent_id: Option<Option<String>>,
+}
+
+/// Body of `PATCH /admin/v1/tenants/{tenant}/policy`: the policies to
+/// change; the others stay.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyBody {
+    /// `admin` (`POST /Groups` is refused) or `scim` (the identity provider
+    /// creates groups).
+    #[serde(default, deserialize_with = "field::string")]
+    group_creation: Option<String>,
+    /// Where groups that SCIM creates are placed; `null`: the tenant root.
+    #[serde(default, deserialize_with = "field::change")]
+    #[schema(value_type = Option<String>)]
+    group_subaccount_id: Option<Option<String>>,
 }
 
 /// Body of `POST /admin/v1/tenants/{tenant}/portal-links`.
@@ -216,6 +233,42 @@ async fn get_tenant(
     Ok(scim_json(
         StatusCode::OK,
         &state.service().get_tenant(&tenant).await?,
+    ))
+}
+
+#[utoipa::path(
+    patch, path = "/admin/v1/tenants/{tenant}/policy", tag = "tenants",
+    description = "Changes the tenant's provisioning policies (each change is a \
+                   `tenant.policy_changed` event); answers the tenant with its `policy`.",
+    params(TenantPath),
+    request_body = PolicyBody,
+    responses((status = 200, body = Tenant), (status = 400, response = Refused), (status = 404, response = NotFound))
+)]
+async fn set_policy(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Body(body): Body<PolicyBody>,
+) -> ApiResult<Response> {
+    let tenant: TenantId = id(tenant, "tenant")?;
+    let change = PolicyChange {
+        group_creation: body
+            .group_creation
+            .map(|raw| {
+                GroupCreation::parse(&raw).ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "groupCreation is 'admin' or 'scim', not '{raw}'"
+                    ))
+                })
+            })
+            .transpose()?,
+        group_subaccount_id: body
+            .group_subaccount_id
+            .map(|s| body_id("groupSubaccountId", s, "subaccount"))
+            .transpose()?,
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        &state.service().set_policy(&tenant, change).await?,
     ))
 }
 
@@ -353,6 +406,7 @@ async fn create_group(
         display_name: body.display_name.unwrap_or_default(),
         subaccount_id: body_id("subaccountId", body.subaccount_id, "subaccount")?,
         external_id: body.external_id,
+        members: Vec::new(),
     };
     let group = state.service().create_group(&tenant, group).await?;
     Ok(scim_json(StatusCode::CREATED, &group))

@@ -192,6 +192,7 @@ impl Notice {
             "group-created" => "Group created.",
             "group-saved" => "Group saved.",
             "group-deleted" => "Group deleted, with its memberships.",
+            "policy-saved" => "Policies saved.",
             "webhook-saved" => "Endpoint saved.",
             "webhook-enabled" => "Endpoint enabled: delivery resumes where it stopped.",
             "webhook-disabled" => "Endpoint disabled: nothing is sent to it until it is enabled.",

@@ -71,6 +71,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(operator::tenants).post(operator::create_tenant),
         )
         .route("/admin/t/{tenant}/setup", get(setup::page))
+        .route(
+            "/admin/t/{tenant}/policy",
+            axum::routing::post(setup::set_policy),
+        )
         .route("/admin/t/{tenant}/keys", get(keys::page).post(keys::issue))
         .route(
             "/admin/t/{tenant}/keys/{key}/revoke",

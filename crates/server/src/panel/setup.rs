@@ -1,6 +1,7 @@
 //! The Setup screen: the tenant's SCIM URLs, the steps for the chosen
-//! identity provider (docs/identity-providers.md, rendered), and what the
-//! service last heard from it.
+//! identity provider (docs/identity-providers.md, rendered), what the
+//! service last heard from it, and the tenant's provisioning policies
+//! (which the operator changes here).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -9,10 +10,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, PreEscaped, html};
 
+use scimitar_core::model::{GroupCreation, PolicyChange, Subaccount, Tenant};
+
 use super::guide;
-use super::layout::{param, screen, when};
+use super::layout::{Notice, csrf, param, screen, when};
 use super::log::{operation, reason};
-use super::{PanelResult, Scoped, html_page};
+use super::{Operator, PanelError, PanelResult, Posted, Scoped, Visitor, done, html_page, path_id};
 use crate::AppState;
 use crate::extract::QueryPairs;
 
@@ -80,6 +83,7 @@ pub(crate) async fn page(
         .iter()
         .find(|(key, _)| *key == provider)
         .map_or("Microsoft Entra ID", |(_, h)| h);
+    let subs = state.service().list_subaccounts(&tenant.id).await?;
     let place = scoped.place("Setup");
     let body = html! {
         section.urls {
@@ -111,6 +115,7 @@ pub(crate) async fn page(
                 }
             }
         }
+        (policies(&scoped.visitor, tenant, &subs))
         section.steps {
             h2 { "Steps for " (heading) }
             nav.providers aria-label="Identity providers" {
@@ -127,7 +132,98 @@ pub(crate) async fn page(
     };
     Ok(html_page(
         StatusCode::OK,
-        screen(&place, "Setup", None, body),
+        screen(&place, "Setup", Notice::from_query(&query).as_ref(), body),
+    ))
+}
+
+/// The tenant's policies as they stand; for the operator, a form to
+/// change them.
+fn policies(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Markup {
+    let policy = &tenant.policy;
+    let placed = policy
+        .group_subaccount_id
+        .as_ref()
+        .and_then(|id| subs.iter().find(|s| &s.id == id))
+        .map_or("the tenant root", |s| s.name.as_str());
+    html! {
+        section.policies {
+            h2 { "Policies" }
+            dl #policies {
+                dt { "Groups" }
+                dd {
+                    @match policy.group_creation {
+                        GroupCreation::Admin => {
+                            "created by an administrator, here or through the admin API; the \
+                             identity provider matches them by Group ID (POST /Groups is refused)"
+                        }
+                        GroupCreation::Scim => {
+                            "created by the identity provider too (POST /Groups), placed in "
+                            strong { (placed) }
+                        }
+                    }
+                }
+            }
+            @if visitor.is_operator() {
+                form method="post" action={ "/admin/t/" (tenant.id) "/policy" } {
+                    (csrf(visitor))
+                    label for="group-creation" { "Groups are created by" }
+                    select #group-creation name="group_creation" {
+                        option value="admin" selected[policy.group_creation == GroupCreation::Admin] {
+                            "an administrator (the guide's rule)"
+                        }
+                        option value="scim" selected[policy.group_creation == GroupCreation::Scim] {
+                            "the identity provider too (POST /Groups)"
+                        }
+                    }
+                    label for="group-subaccount" { "Groups it creates go to" }
+                    (super::subaccounts::select(
+                        "group-subaccount",
+                        "group_subaccount",
+                        subs,
+                        policy.group_subaccount_id.as_ref(),
+                        None,
+                    ))
+                    button type="submit" { "Save policies" }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /admin/t/{tenant}/policy` (operator).
+pub(crate) async fn set_policy(
+    State(state): State<AppState>,
+    _: Operator,
+    scoped: Scoped,
+    Posted { fields }: Posted,
+) -> PanelResult {
+    let Some(creation) = fields.get("group_creation").and_then(GroupCreation::parse) else {
+        return Err(PanelError::Rejected(
+            "choose who creates groups: an administrator or the identity provider".into(),
+        ));
+    };
+    let sub = match fields.text("group_subaccount") {
+        Some(raw) => Some(path_id(raw.to_owned())?),
+        None => None,
+    };
+    let change = PolicyChange {
+        group_creation: Some(creation),
+        group_subaccount_id: Some(sub),
+    };
+    state
+        .service()
+        .set_policy(&scoped.tenant.id, change)
+        .await
+        .map_err(|e| match PanelError::from(e) {
+            PanelError::NotFound => {
+                PanelError::Rejected("that subaccount is not one of this tenant's".into())
+            }
+            other => other,
+        })?;
+    tracing::info!(tenant = %scoped.tenant.id, "policies changed in the panel");
+    Ok(done(
+        &format!("/admin/t/{}/setup", scoped.tenant.id),
+        "policy-saved",
     ))
 }
 

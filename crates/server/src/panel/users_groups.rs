@@ -164,6 +164,7 @@ pub(crate) async fn create_group(
             display_name: fields.get("name").unwrap_or_default().trim().to_owned(),
             subaccount_id: chosen(fields.get("subaccount"))?,
             external_id: group_id(&fields),
+            members: Vec::new(),
         };
         Ok::<_, PanelError>(
             state

@@ -1,5 +1,6 @@
-//! `/Groups`: groups are created by an administrator; SCIM clients match
-//! them by externalId and manage their names and members.
+//! `/Groups`: groups are created by an administrator (or by SCIM, where
+//! the tenant's policy says so); SCIM clients match them by externalId and
+//! manage their names and members.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +19,7 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{QueryPairs, ScimJson};
 
 /// Renders groups, loading members only when they are to be returned, so
@@ -124,14 +125,29 @@ pub async fn get(
     ))
 }
 
-pub async fn create() -> ApiError {
-    ApiError::new(
-        403,
-        None,
-        "groups are created by an administrator of this service, not by SCIM: create the group \
-         in the admin panel and set its externalId (Group ID) to your identity provider's group \
-         id (objectId in Entra ID), then provisioning will match it",
-    )
+/// `POST /Groups`: 403 unless the tenant's policy lets the identity
+/// provider create groups.
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    let parsed = parse_group(&body)?;
+    let group = state
+        .service()
+        .create_group_scim(&tenant, parsed.value)
+        .await?;
+    let base = base_url(&state, &headers);
+    let body = render(&state, &tenant, &base, std::slice::from_ref(&group), None)
+        .await?
+        .remove(0);
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &body,
+        &group.stamp,
+        parsed.ignored,
+    ))
 }
 
 pub async fn replace(

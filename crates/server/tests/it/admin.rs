@@ -516,7 +516,7 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
     }
     assert_eq!(
         operations,
-        30,
+        31,
         "{}",
         serde_json::to_string_pretty(paths).unwrap()
     );

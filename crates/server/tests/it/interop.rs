@@ -18,7 +18,8 @@
 //!  "source": ["https://… the public page the requests come from"],
 //!  "tenantUrl": "/scim/v2?aadOptscim062020",
 //!  "generate": {"probe": "uuid"},
-//!  "setup": {"groups": [{"displayName": "…", "externalId": "…", "as": "group_id"}]},
+//!  "setup": {"policy": {"groupCreation": "scim"},
+//!            "groups": [{"displayName": "…", "externalId": "…", "as": "group_id"}]},
 //!  "steps": [{"note": "…",
 //!     "request": {"method": "GET", "path": "/Users?filter=userName eq \"${probe}\"",
 //!                 "headers": {…}, "body": {…}},
@@ -77,6 +78,10 @@ enum Generator {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Setup {
+    /// The tenant's policies, as `PATCH /admin/v1/tenants/{t}/policy`
+    /// takes them; the defaults when absent.
+    #[serde(default)]
+    policy: Option<Value>,
     #[serde(default)]
     groups: Vec<SetupGroup>,
 }
@@ -251,6 +256,11 @@ impl<'a> Replay<'a> {
                 Generator::Uuid => uuid::Uuid::new_v4().to_string(),
             };
             self.vars.insert(name.clone(), Value::String(value));
+        }
+        if let Some(policy) = &self.conversation.setup.policy {
+            let path = format!("/admin/v1/tenants/{}/policy", self.app.tenant);
+            let res = common::admin(self.app, "PATCH", &path, Some(policy.clone())).await;
+            assert_eq!(res.status, 200, "{}: the policy: {}", self.file, res.text);
         }
         for group in &self.conversation.setup.groups {
             let id = self
@@ -611,6 +621,7 @@ conversations! {
     entra_create_user_with_enterprise_extension => "entra/create_user_with_enterprise_extension",
     entra_disable_with_boolean => "entra/disable_with_boolean",
     entra_disable_with_string_false => "entra/disable_with_string_false",
+    entra_group_create => "entra/group_create",
     entra_group_create_refused => "entra/group_create_refused",
     entra_group_matching_by_display_name => "entra/group_matching_by_display_name",
     entra_group_matching_by_external_id => "entra/group_matching_by_external_id",
@@ -630,6 +641,7 @@ conversations! {
     okta_create_user_with_password_groups_locale => "okta/create_user_with_password_groups_locale",
     okta_group_linking => "okta/group_linking",
     okta_group_put_membership => "okta/group_put_membership",
+    okta_group_push_creates => "okta/group_push_creates",
     okta_group_push_refused => "okta/group_push_refused",
     okta_lookup_with_paging => "okta/lookup_with_paging",
     okta_patch_deactivate_without_path => "okta/patch_deactivate_without_path",

@@ -20,6 +20,7 @@ mod hardening;
 mod interop;
 mod log;
 mod panel;
+mod policies;
 mod rate_limit;
 mod sessions;
 mod store_spy;

@@ -1083,6 +1083,82 @@ async fn webhooks_are_the_operators_alone(app: &TestApp) {
     assert_eq!(operator.get("/admin/webhooks/%3Cb%3E").await.status, 404);
 }
 
+async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
+    let sub = app
+        .store
+        .create_subaccount(&app.tenant, "Stockholm <north>", None)
+        .await
+        .unwrap();
+    let setup = format!("/admin/t/{}/setup", app.tenant);
+    let policy = format!("/admin/t/{}/policy", app.tenant);
+    // A customer's administrator reads the policies and cannot change them.
+    let mut customer = Browser::portal(app, &app.tenant).await;
+    let page = customer.get(&setup).await;
+    assert_page(&page, 200, "POST /Groups is refused");
+    assert!(!page.text.contains(&policy), "no form for a customer");
+    let res = customer
+        .post(
+            &policy,
+            &[("group_creation", "scim"), ("group_subaccount", "")],
+        )
+        .await;
+    assert_eq!(res.status, 404);
+
+    let mut operator = Browser::operator(app).await;
+    assert_page(&operator.get(&setup).await, 200, "Save policies");
+    let bad = operator
+        .post(&policy, &[("group_creation", "anyone")])
+        .await;
+    assert_page(&bad, 400, "choose who creates groups");
+    let (other, _) = app.other_tenant().await;
+    let theirs = app
+        .store
+        .create_subaccount(&other, "Theirs", None)
+        .await
+        .unwrap();
+    let bad = operator
+        .post(
+            &policy,
+            &[
+                ("group_creation", "scim"),
+                ("group_subaccount", theirs.id.as_str()),
+            ],
+        )
+        .await;
+    assert_page(&bad, 400, "not one of this tenant");
+    let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
+    assert_eq!(tenant.policy, Default::default(), "nothing changed");
+
+    let saved = operator
+        .post(
+            &policy,
+            &[
+                ("group_creation", "scim"),
+                ("group_subaccount", sub.id.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let page = operator.get(saved.header("location").unwrap()).await;
+    assert_page(&page, 200, "Policies saved.");
+    assert!(
+        page.text
+            .contains("<strong>Stockholm &lt;north&gt;</strong>"),
+        "{}",
+        page.text
+    );
+    let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
+    assert_eq!(tenant.policy.group_subaccount_id.as_ref(), Some(&sub.id));
+    let res = app
+        .request(
+            "POST",
+            &app.scim("/Groups"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Pushed"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
 async fn lists_page_by_name_and_search(app: &TestApp) {
     for i in 0..60 {
         app.create_group(&format!("Group {i:03}"), None).await;
@@ -1210,6 +1286,7 @@ backends!(
     subaccounts_rename_and_move_over_the_admin_api,
     operator_registers_and_runs_webhook_endpoints,
     webhooks_are_the_operators_alone,
+    the_operator_sets_policies_on_the_setup_screen,
 );
 
 mod https {

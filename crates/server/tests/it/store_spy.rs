@@ -15,7 +15,7 @@ use scimitar_core::Store;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use scimitar_core::model::{
     ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
-    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Redeemed,
+    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Policy, Redeemed,
     Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 use scimitar_core::store::{
@@ -45,6 +45,9 @@ impl Administration for Counting {
     }
     async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
         self.inner.get_tenant(id).await
+    }
+    async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant> {
+        self.inner.set_policy(tenant, policy).await
     }
     async fn create_subaccount(
         &self,

@@ -10,6 +10,7 @@ impl Administration for SqlStore {
             name: name.to_owned(),
             region: region.map(str::to_owned),
             created: now(),
+            policy: Policy::default(),
         };
         let created = tenant.clone();
         self.transact(Some(&tenant.id), move |tx| {
@@ -44,7 +45,7 @@ impl Administration for SqlStore {
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.select(
-            "SELECT id, name, region, created FROM tenants ORDER BY created, id",
+            &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created, id"),
             &[],
             |r| tenant_from_row(r),
         )
@@ -53,12 +54,48 @@ impl Administration for SqlStore {
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
         self.select_one(
-            "SELECT id, name, region, created FROM tenants WHERE id = $1",
+            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
             &[id.as_str().into()],
             |r| tenant_from_row(r),
         )
         .await?
         .ok_or(CoreError::NotFound("tenant"))
+    }
+
+    async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant> {
+        let owned = (tenant.clone(), policy.clone());
+        self.transact(Some(tenant), move |tx| {
+            Box::pin(async move {
+                let (tenant, policy) = (&owned.0, &owned.1);
+                let sub = policy.group_subaccount_id.as_ref();
+                check_subaccount(tx, tenant, sub, "subaccount").await?;
+                let changed = execute(
+                    tx,
+                    "UPDATE tenants SET group_creation = $1, group_subaccount_id = $2 \
+                     WHERE id = $3",
+                    &[
+                        policy.group_creation.as_str().into(),
+                        sub.map(SubaccountId::as_str).into(),
+                        tenant.as_str().into(),
+                    ],
+                )
+                .await?;
+                if changed == 0 {
+                    return Err(CoreError::NotFound("tenant"));
+                }
+                record(
+                    tx,
+                    tenant,
+                    "tenant.policy_changed",
+                    tenant.as_str(),
+                    serde_json::to_value(policy).map_err(|e| CoreError::Internal(e.into()))?,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        self.get_tenant(tenant).await
     }
 
     async fn create_subaccount(
@@ -125,7 +162,7 @@ impl Administration for SqlStore {
                 let tenant = &owner;
                 check_subaccount(tx, tenant, group.subaccount_id.as_ref(), "subaccount").await?;
                 let at = now();
-                let created = Group {
+                let mut created = Group {
                     id: GroupId::generate(),
                     tenant_id: tenant.clone(),
                     subaccount_id: group.subaccount_id,
@@ -168,6 +205,10 @@ impl Administration for SqlStore {
                            "version": created.stamp.version}),
                 )
                 .await?;
+                if !group.members.is_empty() {
+                    created.member_count =
+                        Self::add_first_members(tx, tenant, &created.id, group.members).await?;
+                }
                 Ok(created)
             })
         })

@@ -185,6 +185,24 @@ impl SqlStore {
         Ok((added, removed))
     }
 
+    /// The first members of a group SCIM creates, in its creating
+    /// transaction; how many there are.
+    pub(super) async fn add_first_members(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        group: &GroupId,
+        members: Vec<String>,
+    ) -> Result<u64> {
+        let ops = [MemberOp::Add(members)];
+        let (added, _) = Self::apply_member_ops(tx, tenant, group, &ops).await?;
+        Self::touch(tx, Resource::User, &added).await?;
+        for chunk in added.chunks(MEMBERS_PER_EVENT) {
+            let data = json!({"members": chunk, "version": 1});
+            record(tx, tenant, "group.members_added", group.as_str(), data).await?;
+        }
+        Ok(u64::try_from(added.len()).unwrap_or(u64::MAX))
+    }
+
     /// Takes one member off the count of each of `groups` (a user left
     /// them all).
     async fn one_member_less(tx: &mut Tx, groups: &[String]) -> Result<()> {

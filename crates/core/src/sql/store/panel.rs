@@ -235,7 +235,7 @@ impl Panel for SqlStore {
             None => ("", vec![]),
         };
         let sql = format!(
-            "SELECT id, name, region, created FROM tenants {condition} \
+            "SELECT {TENANT_COLUMNS} FROM tenants {condition} \
              ORDER BY created, id LIMIT {}",
             u64::from(limit) + 1
         );

@@ -123,12 +123,23 @@ pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
     })
 }
 
+/// The columns [`tenant_from_row`] reads.
+pub(super) const TENANT_COLUMNS: &str =
+    "id, name, region, created, group_creation, group_subaccount_id";
+
 pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
+    let group_creation = row.text("group_creation")?;
     Ok(Tenant {
         id: id(row, "id")?,
         name: row.text("name")?,
         region: row.opt_text("region")?,
         created: row.int("created")?,
+        policy: Policy {
+            group_creation: GroupCreation::parse(&group_creation).ok_or_else(|| {
+                CoreError::Internal(format!("unknown group_creation '{group_creation}'").into())
+            })?,
+            group_subaccount_id: row.opt_text("group_subaccount_id")?.map(SubaccountId::from),
+        },
     })
 }
 

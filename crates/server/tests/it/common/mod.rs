@@ -224,6 +224,7 @@ impl TestApp {
                     display_name: name.to_owned(),
                     subaccount_id: None,
                     external_id: external_id.map(str::to_owned),
+                    members: Vec::new(),
                 },
             )
             .await
