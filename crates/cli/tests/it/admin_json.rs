@@ -87,6 +87,44 @@ async fn the_cli_prints_the_admin_apis_json() {
                 "{path} compared nothing"
             );
         }
+        // A policy set by the CLI is what the admin API reads, and lets the
+        // identity provider create groups at once in the process serving.
+        let set = cli(
+            url,
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                t,
+                "--group-creation",
+                "scim",
+                "--group-subaccount",
+                &sub_id,
+            ],
+        )
+        .await;
+        assert_eq!(set, admin(&server, &format!("/tenants/{t}")).await);
+        assert_eq!(set["policy"]["groupSubaccountId"], sub_id.as_str(), "{set}");
+        let pushed = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Pushed",
+        });
+        let made = server.scim(&setup.key).post("/Groups", &pushed).await;
+        made.expect(201);
+        let back = cli(
+            url,
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                t,
+                "--group-subaccount",
+                "root",
+            ],
+        )
+        .await;
+        assert_eq!(back["policy"]["groupCreation"], "scim", "{back}");
+        assert_eq!(back["policy"]["groupSubaccountId"], Value::Null, "{back}");
         // camelCase and RFC 3339 times on both.
         let group = &admin(&server, &format!("/tenants/{t}/groups")).await[0];
         assert_eq!(
@@ -110,7 +148,29 @@ async fn the_cli_prints_the_admin_apis_json() {
 async fn the_cli_refuses_what_the_admin_api_refuses() {
     let db = TestDb::sqlite();
     let url = db.url();
-    let refusals: [(&[&str], &str); 5] = [
+    let refusals: [(&[&str], &str); 7] = [
+        (
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                "not-an-id",
+                "--group-creation",
+                "scim",
+            ],
+            "tenant not found",
+        ),
+        (
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                "5d3c2a1b-0000-4000-8000-000000000009",
+                "--group-creation",
+                "everyone",
+            ],
+            "invalid value 'everyone'",
+        ),
         (&["tenant", "create", "--name", "  "], "'name' is required"),
         (
             &["tenant", "create", "--name", "a\u{7}b"],
