@@ -401,8 +401,8 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
 pub static GROUP_SCHEMA: Schema = Schema {
     id: GROUP_SCHEMA_URN,
     name: "Group",
-    description: "Group. Created by an administrator of the service; identity providers \
-                  match it by externalId and manage its members.",
+    description: "Group. Created by an administrator of the service (POST /Groups is \
+                  refused); identity providers match it by externalId and manage its members.",
     attributes: &[
         Attribute {
             name: "displayName",

@@ -1,12 +1,18 @@
 //! Discovery (RFC 7644 §4), rendered from the same definitions the parser
 //! and PATCH engine enforce. Open without a key: it holds no tenant data.
+//! With a tenant's key, `/Schemas` and `/ResourceTypes` describe that
+//! tenant's policies (who creates groups); without one, or with a key that
+//! is not live, the defaults.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use scimitar_core::model::{GroupCreation, Policy};
+use scimitar_proto::schema::{GROUP_SCHEMA, GROUP_SCHEMA_URN};
 use scimitar_proto::wire;
+use serde_json::Value;
 
 use super::base_url;
 use crate::AppState;
@@ -29,11 +35,61 @@ async fn service_provider_config(State(state): State<AppState>, headers: HeaderM
     )
 }
 
+/// The policies of the tenant whose live key the request carries; the
+/// defaults without one.
+async fn policy(state: &AppState, headers: &HeaderMap) -> Policy {
+    let Some(secret) = crate::auth::bearer(headers) else {
+        return Policy::default();
+    };
+    match state.service().authenticate(secret).await {
+        Ok(Some(credential)) => state
+            .service()
+            .get_tenant(&credential.tenant)
+            .await
+            .map(|t| t.policy)
+            .unwrap_or_default(),
+        _ => Policy::default(),
+    }
+}
+
+/// Who creates groups, in the Group schema's and resource type's words
+/// (the schema's default is the static one).
+fn group_descriptions(policy: &Policy) -> (&'static str, &'static str) {
+    match policy.group_creation {
+        GroupCreation::Admin => (
+            GROUP_SCHEMA.description,
+            "Group, created by an administrator; POST /Groups is refused",
+        ),
+        GroupCreation::Scim => (
+            "Group. Created by the identity provider (POST /Groups) or by an administrator; \
+             matched by externalId, its name and members managed by the identity provider.",
+            "Group, created by the identity provider or an administrator",
+        ),
+    }
+}
+
+/// Writes `policy`'s descriptions into a rendered schema or resource type
+/// (or a list of them) where it describes groups.
+fn describe(value: &mut Value, policy: &Policy) {
+    if let Some(all) = value.get_mut("Resources").and_then(Value::as_array_mut) {
+        for one in all {
+            describe(one, policy);
+        }
+        return;
+    }
+    let (schema, resource_type) = group_descriptions(policy);
+    let text = match (value.get("id").and_then(Value::as_str), value.get("schema")) {
+        (Some(GROUP_SCHEMA_URN), None) => schema,
+        (_, Some(s)) if s == GROUP_SCHEMA_URN => resource_type,
+        _ => return,
+    };
+    value["description"] = Value::from(text);
+}
+
 async fn resource_types(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    scim_json(
-        StatusCode::OK,
-        &wire::resource_types(&base_url(&state, &headers)),
-    )
+    let mut all = wire::resource_types(&base_url(&state, &headers));
+    describe(&mut all, &policy(&state, &headers).await);
+    scim_json(StatusCode::OK, &all)
 }
 
 async fn resource_type(
@@ -42,13 +98,16 @@ async fn resource_type(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let base = base_url(&state, &headers);
-    let found = wire::resource_type_by_id(&base, &id)
+    let mut found = wire::resource_type_by_id(&base, &id)
         .ok_or_else(|| ApiError::not_found(format!("no resource type '{id}'")))?;
+    describe(&mut found, &policy(&state, &headers).await);
     Ok(scim_json(StatusCode::OK, &found))
 }
 
 async fn schemas(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    scim_json(StatusCode::OK, &wire::schemas(&base_url(&state, &headers)))
+    let mut all = wire::schemas(&base_url(&state, &headers));
+    describe(&mut all, &policy(&state, &headers).await);
+    scim_json(StatusCode::OK, &all)
 }
 
 async fn schema(
@@ -57,7 +116,8 @@ async fn schema(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let base = base_url(&state, &headers);
-    let found = wire::schema_by_id(&base, &id)
+    let mut found = wire::schema_by_id(&base, &id)
         .ok_or_else(|| ApiError::not_found(format!("no schema '{id}'")))?;
+    describe(&mut found, &policy(&state, &headers).await);
     Ok(scim_json(StatusCode::OK, &found))
 }

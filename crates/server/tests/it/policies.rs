@@ -267,9 +267,78 @@ async fn bad_policies_are_refused_and_change_nothing(app: &TestApp) {
     assert_eq!(res.status, 404, "{}", res.text);
 }
 
+/// Discovery says who creates the tenant's groups: with the tenant's key,
+/// its policy; without a key, or with one that is not live, the defaults.
+async fn discovery_describes_the_tenants_policy(app: &TestApp) {
+    let group_schema = "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group";
+    let described = async |key: Option<&str>, path: &str| -> Value {
+        // No key: an empty Authorization (request_with sends the app's key
+        // otherwise).
+        let auth = key.map_or_else(String::new, |k| format!("Bearer {k}"));
+        let headers = [("authorization", auth.as_str())];
+        let res = app
+            .request_with("GET", &app.scim(path), None, &headers)
+            .await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+        res.body
+    };
+    let (_, other_key) = app.other_tenant().await;
+    set_policy(app, json!({"groupCreation": "scim"})).await;
+    for key in [None, Some(other_key.as_str()), Some("scim_not-a-key")] {
+        let schema = described(key, group_schema).await;
+        assert!(
+            schema["description"]
+                .as_str()
+                .unwrap()
+                .contains("POST /Groups is refused"),
+            "{key:?}: {schema}"
+        );
+    }
+    let schema = described(Some(&app.key), group_schema).await;
+    assert!(
+        schema["description"]
+            .as_str()
+            .unwrap()
+            .contains("Created by the identity provider"),
+        "{schema}"
+    );
+    let all = described(Some(&app.key), "/Schemas").await;
+    let listed = all["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "urn:ietf:params:scim:schemas:core:2.0:Group")
+        .unwrap();
+    assert_eq!(listed["description"], schema["description"]);
+    let user = all["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "User")
+        .unwrap();
+    assert!(
+        !user["description"].as_str().unwrap().contains("Group"),
+        "{user}"
+    );
+    for path in ["/ResourceTypes/Group", "/ResourceTypes"] {
+        let body = described(Some(&app.key), path).await;
+        assert!(
+            body.to_string()
+                .contains("created by the identity provider"),
+            "{path}: {body}"
+        );
+        let body = described(None, path).await;
+        assert!(
+            body.to_string().contains("POST /Groups is refused"),
+            "{path}: {body}"
+        );
+    }
+}
+
 backends!(
     a_new_tenant_has_the_guides_policies,
     the_identity_provider_creates_groups_where_the_policy_says,
     a_refused_group_creates_nothing,
     bad_policies_are_refused_and_change_nothing,
+    discovery_describes_the_tenants_policy,
 );
