@@ -183,11 +183,14 @@ pub enum WebhookAction {
         #[arg(long)]
         from: String,
     },
-    /// The newest delivery attempts.
+    /// The delivery attempts, newest first, as the admin API pages them:
+    /// `{"attempts": [...], "next": N}`; `--before N` reads the next page.
     Attempts {
         #[arg(long)]
         id: String,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
     },
     /// Deletes an endpoint and its attempt log.
@@ -445,12 +448,17 @@ pub async fn webhook(service: &Service, action: WebhookAction) -> Answer {
             let from = event_seq(&from).ok_or("--from must be an event id, such as evt_42")?;
             json(service.replay_webhook_endpoint(&endpoint(&id)?, from).await)
         }
-        WebhookAction::Attempts { id, limit } => {
-            let page = service
-                .webhook_attempts(&endpoint(&id)?, None, limit)
+        WebhookAction::Attempts { id, before, limit } => {
+            let slice = service
+                .webhook_attempts(&endpoint(&id)?, before, limit)
                 .await
-                .map(|s| s.items.into_iter().map(|(_, a)| a).collect::<Vec<_>>());
-            json(page)
+                .map_err(fail)?;
+            let next = slice
+                .more
+                .then(|| slice.items.last().map(|(at, _)| *at))
+                .flatten();
+            let attempts: Vec<_> = slice.items.into_iter().map(|(_, a)| a).collect();
+            Ok(serde_json::json!({"attempts": attempts, "next": next}))
         }
         WebhookAction::Delete { id } => {
             service

@@ -51,8 +51,26 @@ async fn the_cli_prints_the_admin_apis_json() {
         // The provisioning log is written just after the answer.
         wait_for_log(url, t, |entries| !entries.is_empty()).await;
         let log_path = format!("/tenants/{t}/log");
+        let hook = cli(
+            url,
+            &[
+                "webhook",
+                "create",
+                "--url",
+                "https://hooks.example.com/in",
+                "--tenant",
+                t,
+            ],
+        )
+        .await;
+        let hook_id = str_of(&hook, "id");
 
-        let pairs: [(&[&str], String); 7] = [
+        let pairs: [(&[&str], String); 9] = [
+            (&["webhook", "list"], "/webhook-endpoints".to_owned()),
+            (
+                &["webhook", "attempts", "--id", &hook_id],
+                format!("/webhook-endpoints/{hook_id}/attempts"),
+            ),
             (&["tenant", "list"], "/tenants".to_owned()),
             (
                 &["subaccount", "list", "--tenant", t],

@@ -5,9 +5,12 @@
 //! delete it after a confirmation. Everything goes through the same
 //! domain calls as the admin API (`/admin/v1/webhook-endpoints`).
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use maud::{Markup, html};
+use scimitar_core::CoreError;
 use scimitar_core::domain::{EVENT_TYPES, IssuedEndpoint, event_seq};
 use scimitar_core::ids::{TenantId, WebhookEndpointId};
 use scimitar_core::model::WebhookEndpoint;
@@ -67,13 +70,37 @@ fn status(e: &WebhookEndpoint) -> Markup {
     }
 }
 
-fn tenant_of(e: &WebhookEndpoint) -> Markup {
+/// The endpoint's tenant, by name where `names` has it.
+fn tenant_of(e: &WebhookEndpoint, names: &HashMap<TenantId, String>) -> Markup {
     html! {
         @match &e.tenant_id {
-            Some(t) => a href={ "/admin/t/" (t) "/setup" } { code { (t) } },
+            Some(t) => a href={ "/admin/t/" (t) "/setup" } {
+                @match names.get(t) { Some(name) => (name), None => code { (t) } }
+            },
             None => "every tenant",
         }
     }
+}
+
+/// The names of the endpoints' tenants (one not found shows its id).
+async fn tenant_names(
+    state: &AppState,
+    endpoints: &[WebhookEndpoint],
+) -> Result<HashMap<TenantId, String>, PanelError> {
+    let mut names = HashMap::new();
+    for id in endpoints.iter().filter_map(|e| e.tenant_id.as_ref()) {
+        if names.contains_key(id) {
+            continue;
+        }
+        match state.service().get_tenant(id).await {
+            Ok(tenant) => {
+                names.insert(tenant.id, tenant.name);
+            }
+            Err(CoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(names)
 }
 
 fn types_of(e: &WebhookEndpoint) -> String {
@@ -114,6 +141,7 @@ async fn render_list(
     status_code: StatusCode,
 ) -> PanelResult {
     let endpoints = state.service().webhook_endpoints().await?;
+    let names = tenant_names(state, &endpoints).await?;
     let body = html! {
         @if let Some(issued) = issued {
             (secret_section(issued, "New endpoint"))
@@ -127,7 +155,7 @@ async fn render_list(
                     @for e in &endpoints {
                         tr {
                             td { a href=(endpoint_path(&e.id)) { (e.url) } }
-                            td { (tenant_of(e)) }
+                            td { (tenant_of(e, &names)) }
                             td { (types_of(e)) }
                             td { code { "evt_" (e.delivered_through) } }
                             td { (status(e)) }
@@ -231,12 +259,13 @@ async fn render_endpoint(
         .last()
         .filter(|_| attempts.more)
         .map(|(at, _)| with_query(&path, &[("before", &at.to_string())]));
+    let names = tenant_names(state, std::slice::from_ref(&endpoint)).await?;
     let e = &endpoint;
     let body = html! {
         @if let Some(top) = top { (top) }
         dl {
             dt { "URL" } dd { code { (e.url) } }
-            dt { "Tenant" } dd { (tenant_of(e)) }
+            dt { "Tenant" } dd { (tenant_of(e, &names)) }
             dt { "Types" } dd { (types_of(e)) }
             dt { "Registered" } dd { (when(e.created)) }
             dt { "Status" } dd { (status(e)) }

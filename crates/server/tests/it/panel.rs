@@ -927,6 +927,12 @@ async fn operator_registers_and_runs_webhook_endpoints(app: &TestApp) {
     assert_eq!(endpoint.types, ["user.created", "user.deprovisioned"]);
     let listed = browser.get(list).await;
     assert_page(&listed, 200, "https://hooks.example.com/in");
+    let name = app.store.get_tenant(&app.tenant).await.unwrap().name;
+    assert!(
+        listed.text.contains(&format!("/setup\">{name}</a>")),
+        "the tenant by name: {}",
+        listed.text
+    );
     assert!(!listed.text.contains(&secret), "the secret is shown once");
 
     // An attempt's error is the receiver's story; it is shown inert.
