@@ -19,39 +19,16 @@ import argparse
 import http.client
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+from serving import fresh_database, request, start
+
 APP_TOKEN = "bench-app-token-" + "1" * 40
-
-
-def start(bin_, env, work, name):
-    out = open(f"{work}/{name}.out", "w")
-    proc = subprocess.Popen(
-        [bin_, "serve", "--listen", "127.0.0.1:0", "--app-token", APP_TOKEN,
-         "--rate-limit-per-second", "0"],
-        env=env, stdout=out, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(f"{work}/{name}.out").read())
-        if m:
-            return proc, int(m.group(1))
-        time.sleep(0.05)
-    raise SystemExit("the server did not start")
-
-
-def request(conn, method, path, headers, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    if data:
-        headers = dict(headers, **{"Content-Type": "application/scim+json"})
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    return resp.status, resp.read()
 
 
 def main():
@@ -64,22 +41,12 @@ def main():
 
     work = tempfile.mkdtemp(prefix="scimitar-feed-bench.")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMITAR_")}
-    if args.database:
-        admin_url, name = args.database.rsplit("/", 1)
-        subprocess.run(["psql", f"{admin_url}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"],
-                       check=True, capture_output=True)
-        subprocess.run(["psql", f"{admin_url}/postgres", "-qc", f"CREATE DATABASE {name}"],
-                       check=True, capture_output=True)
-        env["SCIMITAR_DATABASE_URL"] = args.database
-    else:
-        env["SCIMITAR_DATABASE_URL"] = f"sqlite://{work}/bench.db"
-    cli = lambda *a: json.loads(subprocess.check_output([args.bin, *a], env=env))  # noqa: E731
-    subprocess.check_call([args.bin, "migrate"], env=env, stderr=subprocess.DEVNULL)
+    cli = fresh_database(args.bin, env, work, args.database)
     tenant = cli("tenant", "create", "--name", "Feed")["id"]
     key = cli("apikey", "create", "--tenant", tenant)["key"]
-    servers = [start(args.bin, env, work, "writer")]
+    servers = [start(args.bin, env, work, "writer", "--app-token", APP_TOKEN)]
     if args.processes == 2:
-        servers.append(start(args.bin, env, work, "follower"))
+        servers.append(start(args.bin, env, work, "follower", "--app-token", APP_TOKEN))
     writer_port, follower_port = servers[0][1], servers[-1][1]
     try:
         scim = http.client.HTTPConnection("127.0.0.1", writer_port, timeout=60)

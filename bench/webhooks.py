@@ -30,14 +30,14 @@ import http.client
 import http.server
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from serving import fresh_database, request, start
 
 ADMIN_TOKEN = "bench-admin-token-" + "2" * 40
 
@@ -84,33 +84,10 @@ class Receiver:
         return True
 
 
-def start(bin_, env, work):
-    out = open(f"{work}/server.out", "w")
-    proc = subprocess.Popen(
-        [bin_, "serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN_TOKEN,
-         "--rate-limit-per-second", "0", "--webhook-allow-http", "127.0.0.1"],
-        env=env, stdout=out, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(f"{work}/server.out").read())
-        if m:
-            return proc, int(m.group(1))
-        time.sleep(0.05)
-    raise SystemExit("the server did not start")
-
-
 def cpu_seconds(pid):
     """The process's user and system time (all threads)."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def request(conn, method, path, headers, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    if data:
-        headers = dict(headers, **{"Content-Type": "application/json"})
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    return resp.status, resp.read()
 
 
 def create_users(port, key, names):
@@ -149,20 +126,12 @@ def main():
 
     work = tempfile.mkdtemp(prefix="scimitar-webhook-bench.")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMITAR_")}
-    if args.database:
-        admin_url, name = args.database.rsplit("/", 1)
-        for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
-            subprocess.run(["psql", f"{admin_url}/postgres", "-qc", sql],
-                           check=True, capture_output=True)
-        env["SCIMITAR_DATABASE_URL"] = args.database
-    else:
-        env["SCIMITAR_DATABASE_URL"] = f"sqlite://{work}/bench.db"
-    cli = lambda *a: json.loads(subprocess.check_output([args.bin, *a], env=env))  # noqa: E731
-    subprocess.check_call([args.bin, "migrate"], env=env, stderr=subprocess.DEVNULL)
+    cli = fresh_database(args.bin, env, work, args.database)
     tenant = cli("tenant", "create", "--name", "Webhooks")["id"]
     key = cli("apikey", "create", "--tenant", tenant)["key"]
     receiver = Receiver()
-    proc, port = start(args.bin, env, work)
+    proc, port = start(args.bin, env, work, "server", "--admin-token", ADMIN_TOKEN,
+                       "--webhook-allow-http", "127.0.0.1")
     try:
         admin = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

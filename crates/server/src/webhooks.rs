@@ -237,10 +237,11 @@ impl Deliverer {
             }
             let this = Arc::clone(&self);
             runs.spawn(async move {
+                // A run that ends well leaves `running` in its last save.
                 if let Err(e) = this.deliver(claim).await {
                     tracing::warn!(error = %e, endpoint = id, "webhook delivery stopped");
+                    this.lock_running().remove(&id);
                 }
-                this.lock_running().remove(&id);
             });
         }
         Ok(())
@@ -305,6 +306,11 @@ impl Deliverer {
     /// Writes down the attempts so far and where delivery stands; renews the
     /// lease, or gives it up when `done`. A lease lost in the meantime (this
     /// process stalled past it) ends the run.
+    ///
+    /// A run that is done leaves `running` before it gives the lease up: a
+    /// claim that finds the lease free then finds the endpoint free here
+    /// too. (The other way round, a claim in between took the lease and,
+    /// seeing the run still listed, left it unused until it ran out.)
     async fn save(
         &self,
         endpoint: &scimitar_core::model::WebhookEndpoint,
@@ -313,6 +319,7 @@ impl Deliverer {
         done: bool,
     ) -> scimitar_core::Result<()> {
         let until = if done {
+            self.lock_running().remove(endpoint.id.as_str());
             0
         } else {
             self.lease_from(self.service.clock().micros())

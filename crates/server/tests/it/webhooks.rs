@@ -739,6 +739,22 @@ async fn a_stopped_deliverer_gives_its_lease_back(app: &TestApp) {
     two.abort();
 }
 
+/// Changes one after another, each made once the last was delivered: a
+/// run that has just caught up must leave the endpoint claimable at once.
+/// On a clock that never moves, an endpoint claimed but left unused would
+/// never be delivered to again.
+async fn an_endpoint_caught_up_is_claimed_again_at_once(app: &TestApp) {
+    let receiver = Receiver::start().await;
+    register(app, json!({"url": receiver.url})).await;
+    let delivering = deliverer(app, settings());
+    for n in 0..150 {
+        app.create_user(&format!("one-by-one-{n}@example.com"))
+            .await;
+        receiver.wait_for(n + 1).await;
+    }
+    delivering.abort();
+}
+
 /// Endpoints that may not be registered, and bodies that are not right,
 /// are refused in words; nothing is registered.
 async fn bad_endpoints_are_refused_in_words(app: &TestApp) {
@@ -872,6 +888,7 @@ backends!(
     an_endpoint_is_replayed_from_an_event,
     two_deliverers_deliver_each_event_once,
     a_stopped_deliverer_gives_its_lease_back,
+    an_endpoint_caught_up_is_claimed_again_at_once,
     bad_endpoints_are_refused_in_words,
     names_resolving_to_private_addresses_are_not_called,
 );
