@@ -202,25 +202,28 @@ pub(crate) async fn create(
     operator: Operator,
     Posted { fields }: Posted,
 ) -> PanelResult {
-    let tenant = match fields.text("tenant") {
-        Some(raw) => match known_id::<TenantId>(raw.to_owned()) {
-            Some(t) => Some(t),
-            None => return refused(&state, &operator, "There is no tenant with that id.").await,
-        },
-        None => None,
-    };
+    // A tenant id that cannot be one of ours names no tenant, as an
+    // unknown one does.
+    let tenant = fields
+        .text("tenant")
+        .map(|raw| known_id::<TenantId>(raw.to_owned()).ok_or(PanelError::NotFound))
+        .transpose();
     let url = fields.get("url").unwrap_or_default();
-    let made = state
-        .service()
-        .create_webhook_endpoint(url, tenant.as_ref(), posted_types(&fields))
-        .await;
+    let made = match tenant {
+        Ok(tenant) => state
+            .service()
+            .create_webhook_endpoint(url, tenant.as_ref(), posted_types(&fields))
+            .await
+            .map_err(PanelError::from),
+        Err(e) => Err(e),
+    };
     match made {
         Ok(issued) => {
             tracing::info!(endpoint = %issued.endpoint.id, "webhook endpoint registered in the panel");
             render_list(&state, &operator, Some(&issued), None, StatusCode::CREATED).await
         }
         Err(e) => {
-            let notice = PanelError::from(e).notice(Some("There is no tenant with that id."))?;
+            let notice = e.notice(Some("There is no tenant with that id."))?;
             render_list(
                 &state,
                 &operator,
@@ -233,9 +236,14 @@ pub(crate) async fn create(
     }
 }
 
-async fn refused(state: &AppState, operator: &Operator, why: &str) -> PanelResult {
-    let notice = Notice::Error(why.to_owned());
-    render_list(state, operator, None, Some(notice), StatusCode::BAD_REQUEST).await
+/// What an endpoint's page shows above and beside the endpoint.
+#[derive(Default)]
+struct Shown {
+    /// Attempts older than this position (a page on).
+    before: Option<i64>,
+    /// A section first (a new secret).
+    top: Option<Markup>,
+    notice: Option<Notice>,
 }
 
 /// An endpoint's page: what it is, its attempts (a page of them, older
@@ -244,11 +252,14 @@ async fn render_endpoint(
     state: &AppState,
     operator: &Operator,
     endpoint: WebhookEndpoint,
-    before: Option<i64>,
-    top: Option<Markup>,
-    notice: Option<Notice>,
+    shown: Shown,
     status_code: StatusCode,
 ) -> PanelResult {
+    let Shown {
+        before,
+        top,
+        notice,
+    } = shown;
     let attempts = state
         .service()
         .webhook_attempts(&endpoint.id, before, ATTEMPTS)
@@ -366,16 +377,12 @@ pub(crate) async fn page(
     let endpoint = endpoint_of(&state, endpoint).await?;
     let before = param(&query, "before").and_then(|b| b.parse::<i64>().ok());
     let notice = Notice::from_query(&query);
-    render_endpoint(
-        &state,
-        &operator,
-        endpoint,
+    let shown = Shown {
         before,
-        None,
         notice,
-        StatusCode::OK,
-    )
-    .await
+        ..Shown::default()
+    };
+    render_endpoint(&state, &operator, endpoint, shown, StatusCode::OK).await
 }
 
 /// Back to the endpoint's page after a change the domain refused: the
@@ -388,16 +395,11 @@ async fn not_saved(
 ) -> PanelResult {
     let notice = err.notice(None)?;
     let endpoint = state.service().webhook_endpoint(id).await?;
-    render_endpoint(
-        state,
-        operator,
-        endpoint,
-        None,
-        None,
-        Some(notice),
-        StatusCode::BAD_REQUEST,
-    )
-    .await
+    let shown = Shown {
+        notice: Some(notice),
+        ..Shown::default()
+    };
+    render_endpoint(state, operator, endpoint, shown, StatusCode::BAD_REQUEST).await
 }
 
 /// `POST /admin/webhooks/{endpoint}` (operator): a new URL and types.
@@ -482,17 +484,11 @@ pub(crate) async fn rotate(
     let id: WebhookEndpointId = path_id(endpoint)?;
     let issued = state.service().rotate_webhook_secret(&id).await?;
     tracing::info!(endpoint = %id, "webhook secret rotated in the panel");
-    let top = secret_section(&issued, "New secret");
-    render_endpoint(
-        &state,
-        &operator,
-        issued.endpoint,
-        None,
-        Some(top),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let shown = Shown {
+        top: Some(secret_section(&issued, "New secret")),
+        ..Shown::default()
+    };
+    render_endpoint(&state, &operator, issued.endpoint, shown, StatusCode::OK).await
 }
 
 /// `GET /admin/webhooks/{endpoint}/delete` (operator): the confirmation.

@@ -125,6 +125,23 @@ pub async fn get(
     ))
 }
 
+/// The answer to a POST or PUT: the whole group as stored, members
+/// included.
+async fn written(
+    state: &AppState,
+    tenant: &TenantId,
+    headers: &HeaderMap,
+    group: &Group,
+    status: StatusCode,
+    ignored: Vec<String>,
+) -> ApiResult<Response> {
+    let base = base_url(state, headers);
+    let body = render(state, tenant, &base, std::slice::from_ref(group), None)
+        .await?
+        .remove(0);
+    Ok(resource_response(status, &body, &group.stamp, ignored))
+}
+
 /// `POST /Groups`: 403 unless the tenant's policy lets the identity
 /// provider create groups.
 pub async fn create(
@@ -138,16 +155,15 @@ pub async fn create(
         .service()
         .create_group_scim(&tenant, parsed.value)
         .await?;
-    let base = base_url(&state, &headers);
-    let body = render(&state, &tenant, &base, std::slice::from_ref(&group), None)
-        .await?
-        .remove(0);
-    Ok(resource_response(
+    written(
+        &state,
+        &tenant,
+        &headers,
+        &group,
         StatusCode::CREATED,
-        &body,
-        &group.stamp,
         parsed.ignored,
-    ))
+    )
+    .await
 }
 
 pub async fn replace(
@@ -163,16 +179,15 @@ pub async fn replace(
         .service()
         .replace_group(&tenant, &id, parsed.value, if_match(&headers).as_ref())
         .await?;
-    let base = base_url(&state, &headers);
-    let body = render(&state, &tenant, &base, std::slice::from_ref(&group), None)
-        .await?
-        .remove(0);
-    Ok(resource_response(
+    written(
+        &state,
+        &tenant,
+        &headers,
+        &group,
         StatusCode::OK,
-        &body,
-        &group.stamp,
         parsed.ignored,
-    ))
+    )
+    .await
 }
 
 /// 204 (Entra's advice: no member list per change), with the new ETag.
