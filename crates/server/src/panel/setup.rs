@@ -83,7 +83,13 @@ pub(crate) async fn page(
         .iter()
         .find(|(key, _)| *key == provider)
         .map_or("Microsoft Entra ID", |(_, h)| h);
-    let subs = state.service().list_subaccounts(&tenant.id).await?;
+    // The subaccounts: for the operator's select, or to name where groups
+    // go; a customer's Setup screen under the default policy needs none.
+    let subs = if scoped.visitor.is_operator() || tenant.policy.group_subaccount_id.is_some() {
+        state.service().list_subaccounts(&tenant.id).await?
+    } else {
+        Vec::new()
+    };
     let place = scoped.place("Setup");
     let body = html! {
         section.urls {
