@@ -189,6 +189,21 @@ impl Webhooks for SqlStore {
         until: Micros,
         limit: u32,
     ) -> Result<Vec<Claimed>> {
+        // Asked first with a read: with nothing due, no write transaction
+        // is made, and so no commit wakes the deliverers (and the feed's
+        // followers) only to ask again.
+        let due = self
+            .select_one(
+                "SELECT id FROM webhook_endpoints \
+                 WHERE disabled IS NULL AND next_attempt <= $1 AND lease_until < $1 \
+                 AND delivered_through < (SELECT COALESCE(MAX(seq), 0) FROM events) LIMIT 1",
+                &[now.into()],
+                |r| r.text("id"),
+            )
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         // The lease's condition is asked again of the row being updated,
         // so two claimers that read the same row cannot both take it.
         let sql = format!(
