@@ -4,10 +4,14 @@
 //! prints as one line.
 
 use clap::Subcommand;
+use clap::builder::PossibleValuesParser;
 use scimitar_core::CoreError;
 use scimitar_core::domain::{Service, event_seq};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, WebhookEndpointId};
-use scimitar_core::model::{GroupAdminChange, GroupCreation, ListQuery, NewGroup, PolicyChange};
+use scimitar_core::model::{
+    DeactivatedMemberships, Deprovision, GroupAdminChange, GroupCreation, ListQuery, NewGroup,
+    PolicyChange,
+};
 use scimitar_proto::ScimError;
 use scimitar_proto::schema::USER;
 use serde::Serialize;
@@ -28,12 +32,21 @@ pub enum TenantAction {
         tenant: String,
         /// Who creates groups: `admin` (POST /Groups is refused, as the
         /// guide says) or `scim` (the identity provider creates them).
-        #[arg(long, value_parser = ["admin", "scim"])]
+        #[arg(long, value_parser = PossibleValuesParser::new(GroupCreation::NAMES))]
         group_creation: Option<String>,
         /// Where groups that SCIM creates are placed: a subaccount's id,
         /// or `root`.
         #[arg(long)]
         group_subaccount: Option<String>,
+        /// What `active: false` does: `delete` (the user, its memberships
+        /// and its sessions go, as the guide says) or `deactivate` (the
+        /// user stays, inactive, and its sessions go).
+        #[arg(long, value_parser = PossibleValuesParser::new(Deprovision::NAMES))]
+        deprovision: Option<String>,
+        /// What becomes of a deactivated user's memberships: `keep` or
+        /// `drop`.
+        #[arg(long, value_parser = PossibleValuesParser::new(DeactivatedMemberships::NAMES))]
+        deactivated_memberships: Option<String>,
     },
 }
 
@@ -243,6 +256,8 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
             tenant,
             group_creation,
             group_subaccount,
+            deprovision,
+            deactivated_memberships,
         } => {
             let group_subaccount_id = match group_subaccount.as_deref() {
                 None => None,
@@ -252,6 +267,10 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
             let change = PolicyChange {
                 group_creation: group_creation.as_deref().and_then(GroupCreation::parse),
                 group_subaccount_id,
+                deprovision: deprovision.as_deref().and_then(Deprovision::parse),
+                deactivated_memberships: deactivated_memberships
+                    .as_deref()
+                    .and_then(DeactivatedMemberships::parse),
             };
             json(service.set_policy(&tenant_id(&tenant)?, change).await)
         }

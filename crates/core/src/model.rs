@@ -1,5 +1,6 @@
 //! The domain: what scimitar stores, independent of how.
 
+use scimitar_proto::ScimError;
 use scimitar_proto::filter::Filter;
 use scimitar_proto::patch::MemberOp;
 use scimitar_proto::resource::UserAttributes;
@@ -87,38 +88,97 @@ pub struct Policy {
     /// `None`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub group_subaccount_id: Option<SubaccountId>,
+    /// What `active: false` does to a user.
+    pub deprovision: Deprovision,
+    /// What becomes of a deactivated user's memberships.
+    pub deactivated_memberships: DeactivatedMemberships,
 }
 
-/// Who creates a tenant's groups.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum GroupCreation {
-    /// An administrator (panel, admin API, CLI); `POST /Groups` is refused
-    /// (403), as the guide says.
-    #[default]
-    Admin,
-    /// The identity provider too, with `POST /Groups` (Okta Group Push,
-    /// Entra group provisioning).
-    Scim,
-}
-
-impl GroupCreation {
-    /// Its name in the database, the admin API and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupCreation::Admin => "admin",
-            GroupCreation::Scim => "scim",
+/// A policy's closed set of choices, each with its name in the database,
+/// the admin API and the CLI (the same name everywhere).
+macro_rules! choices {
+    ($(#[$meta:meta])* $name:ident {
+        $(#[$default:meta])* $first:ident = $first_text:literal,
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $(#[$default])*
+            #[default]
+            $first,
+            $($(#[$vmeta])* $variant),+
         }
+
+        impl $name {
+            /// Every choice's name, the default first.
+            pub const NAMES: &[&str] = &[$first_text, $($text),+];
+
+            /// Its name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $name::$first => $first_text,
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The choice named `name`, if any.
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $first_text => Some($name::$first),
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The choice named `name` for the field `field`, or the error
+            /// a client sees, naming every choice.
+            pub fn from_field(field: &str, name: &str) -> Result<Self, ScimError> {
+                Self::parse(name).ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "{field} is '{}', not '{name}'",
+                        Self::NAMES.join("' or '")
+                    ))
+                })
+            }
+        }
+    };
+}
+
+choices! {
+    /// Who creates a tenant's groups.
+    GroupCreation {
+        /// An administrator (panel, admin API, CLI); `POST /Groups` is
+        /// refused (403), as the guide says.
+        Admin = "admin",
+        /// The identity provider too, with `POST /Groups` (Okta Group Push,
+        /// Entra group provisioning).
+        Scim = "scim",
     }
+}
 
-    /// The value named `name`, if any.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "admin" => Some(GroupCreation::Admin),
-            "scim" => Some(GroupCreation::Scim),
-            _ => None,
-        }
+choices! {
+    /// What `active: false` (by PUT or PATCH) does to a user.
+    Deprovision {
+        /// Deletes it, with its memberships and sessions, as the guide
+        /// says; `active` then reads `true` for every user there is.
+        Delete = "delete",
+        /// Keeps it with `active: false`: its sessions are revoked, and
+        /// `active: true` brings it back with the same id. `DELETE` still
+        /// deletes.
+        Deactivate = "deactivate",
+    }
+}
+
+choices! {
+    /// What becomes of the memberships of a user that is deactivated.
+    DeactivatedMemberships {
+        /// They stay: the user is back in its groups when re-activated.
+        Keep = "keep",
+        /// They go, as on deletion.
+        Drop = "drop",
     }
 }
 
@@ -129,6 +189,10 @@ pub struct PolicyChange {
     pub group_creation: Option<GroupCreation>,
     /// `Some(None)`: groups SCIM creates go to the tenant root.
     pub group_subaccount_id: Option<Option<SubaccountId>>,
+    /// What `active: false` does.
+    pub deprovision: Option<Deprovision>,
+    /// What becomes of a deactivated user's memberships.
+    pub deactivated_memberships: Option<DeactivatedMemberships>,
 }
 
 /// A node in a tenant's tree of subaccounts; groups may belong to one.

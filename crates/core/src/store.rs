@@ -74,7 +74,12 @@ pub trait Directory: Send + Sync {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<User>;
     /// A page of `tenant`'s users matching `query`.
     async fn list_users(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<User>>;
-    /// Replaces a user's attributes. `expected_version` makes it conditional.
+    /// Replaces a user's attributes, with a `user.updated` event.
+    /// `expected_version` makes it conditional. `active: false` on a user
+    /// that was not deactivates it: its sessions are revoked and, where
+    /// the tenant's policy drops them, its memberships go, with a
+    /// `user.deprovisioned` event whose `outcome` is `deactivated`; `true`
+    /// or unassigned on a deactivated user is a `user.reactivated`.
     async fn replace_user(
         &self,
         tenant: &TenantId,

@@ -22,7 +22,9 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use scimitar_core::domain::{FeedQuery, Service};
 use scimitar_core::ids::{TenantId, UserId};
-use scimitar_core::model::{ListQuery, LogEntry, LogQuery, NewGroup, now};
+use scimitar_core::model::{
+    DeactivatedMemberships, Deprovision, ListQuery, LogEntry, LogQuery, NewGroup, PolicyChange, now,
+};
 use scimitar_core::store::Store;
 use scimitar_core::testing::{Backend, Kind};
 use scimitar_proto::filter;
@@ -254,7 +256,7 @@ async fn workload(service: &Service) {
     .unwrap();
     service.patch_user(&tenant, id, &patch, None).await.unwrap();
     let mut changed = user(&tenant, 0);
-    changed.attrs.display_name = "Renamed".into();
+    changed.display_name = "Renamed".into();
     service
         .replace_user(&tenant, id, &changed, None)
         .await
@@ -315,6 +317,31 @@ async fn workload(service: &Service) {
         .unwrap();
     service
         .delete_group(&tenant, &group.id, None)
+        .await
+        .unwrap();
+    // A tenant that deactivates its leavers, dropping their memberships:
+    // deactivation, the list of deactivated users, re-activation.
+    let keeps = PolicyChange {
+        deprovision: Some(Deprovision::Deactivate),
+        deactivated_memberships: Some(DeactivatedMemberships::Drop),
+        ..Default::default()
+    };
+    service.set_policy(&tenant, keeps).await.unwrap();
+    service
+        .patch_user(&tenant, &users[7].id, &deprovision, None)
+        .await
+        .unwrap();
+    store
+        .list_users(&tenant, &list(Some("active eq false"), &USER, 10))
+        .await
+        .unwrap();
+    let reactivate = parse_patch(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": true}],
+    }))
+    .unwrap();
+    service
+        .patch_user(&tenant, &users[7].id, &reactivate, None)
         .await
         .unwrap();
     panel_workload(service, &tenant, &users[6].id).await;

@@ -12,8 +12,8 @@
 //! ignored attributes go to the provisioning log.
 //!
 //! Rendering is the mirror image and the only place the client view is
-//! built, so `emails` is always exactly the userName, `active` is always
-//! `true` (an inactive user does not exist), and URLs all derive from one
+//! built, so `emails` is always exactly the userName, `active` is what is
+//! stored (absent when it is unassigned), and URLs all derive from one
 //! base.
 //!
 //! The parsers accept their own rendering, so a PATCH can be applied to the
@@ -133,15 +133,10 @@ pub struct UserAttributes {
     pub phone: Option<Phone>,
     /// The identifier the client gave the user, kept exactly as sent.
     pub external_id: Option<String>,
-}
-
-/// A parsed user body (POST, PUT, or a patched view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserInput {
-    /// What is stored.
-    pub attrs: UserAttributes,
-    /// `false` deprovisions (PUT) or is refused (POST): the server decides.
-    pub active: bool,
+    /// `active`; `None` when the body did not have it (unassigned). What
+    /// `false` does, and what an unassigned value becomes, is the tenant's
+    /// deprovisioning policy: the server decides.
+    pub active: Option<bool>,
 }
 
 /// A parsed group body.
@@ -171,7 +166,7 @@ pub struct Parsed<T> {
 }
 
 /// Parses a user body (RFC 7643 §4.1) into what the server stores.
-pub fn parse_user(body: &Value) -> Result<Parsed<UserInput>, ScimError> {
+pub fn parse_user(body: &Value) -> Result<Parsed<UserAttributes>, ScimError> {
     let mut fields = Fields::collect(&schema::USER, body)?;
     let user_name = match fields.string("userName")? {
         Some(u) => u,
@@ -192,24 +187,22 @@ pub fn parse_user(body: &Value) -> Result<Parsed<UserInput>, ScimError> {
     let external_id = fields.raw_string("externalId")?;
     let phone = fields.phone()?;
     let active = match fields.take("active") {
-        None => true,
-        Some(v) => dialect::coerce_bool(&v).ok_or_else(|| {
+        None => None,
+        Some(v) => Some(dialect::coerce_bool(&v).ok_or_else(|| {
             ScimError::invalid_value(format!(
                 "active must be true or false, got {}",
                 describe(&v)
             ))
-        })?,
+        })?),
     };
     Ok(Parsed {
-        value: UserInput {
-            attrs: UserAttributes {
-                user_name,
-                display_name,
-                name,
-                title,
-                phone,
-                external_id,
-            },
+        value: UserAttributes {
+            user_name,
+            display_name,
+            name,
+            title,
+            phone,
+            external_id,
             active,
         },
         ignored: fields.ignored,
@@ -425,7 +418,9 @@ pub fn render_user(
     if let Some(t) = &attrs.title {
         out.insert("title".into(), json!(t));
     }
-    out.insert("active".into(), json!(true));
+    if let Some(active) = attrs.active {
+        out.insert("active".into(), json!(active));
+    }
     out.insert(
         "emails".into(),
         json!([{"value": attrs.user_name, "type": "work", "primary": true}]),

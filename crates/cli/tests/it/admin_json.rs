@@ -143,6 +143,30 @@ async fn the_cli_prints_the_admin_apis_json() {
         .await;
         assert_eq!(back["policy"]["groupCreation"], "scim", "{back}");
         assert_eq!(back["policy"]["groupSubaccountId"], Value::Null, "{back}");
+        // Deactivation instead of deletion, at once in the serving process.
+        let keeps = cli(
+            url,
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                t,
+                "--deprovision",
+                "deactivate",
+                "--deactivated-memberships",
+                "drop",
+            ],
+        )
+        .await;
+        assert_eq!(keeps, admin(&server, &format!("/tenants/{t}")).await);
+        assert_eq!(keeps["policy"]["deprovision"], "deactivate", "{keeps}");
+        assert_eq!(keeps["policy"]["deactivatedMemberships"], "drop", "{keeps}");
+        let user = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "kept@example.com", "displayName": "Kept", "active": false,
+        });
+        let kept = server.scim(&setup.key).post("/Users", &user).await;
+        kept.expect(201);
         // camelCase and RFC 3339 times on both.
         let group = &admin(&server, &format!("/tenants/{t}/groups")).await[0];
         assert_eq!(
@@ -166,7 +190,7 @@ async fn the_cli_prints_the_admin_apis_json() {
 async fn the_cli_refuses_what_the_admin_api_refuses() {
     let db = TestDb::sqlite();
     let url = db.url();
-    let refusals: [(&[&str], &str); 7] = [
+    let refusals: [(&[&str], &str); 8] = [
         (
             &[
                 "tenant",
@@ -188,6 +212,17 @@ async fn the_cli_refuses_what_the_admin_api_refuses() {
                 "everyone",
             ],
             "invalid value 'everyone'",
+        ),
+        (
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                "5d3c2a1b-0000-4000-8000-000000000009",
+                "--deprovision",
+                "archive",
+            ],
+            "invalid value 'archive'",
         ),
         (&["tenant", "create", "--name", "  "], "'name' is required"),
         (

@@ -144,6 +144,12 @@ impl Service {
         if let Some(sub) = change.group_subaccount_id {
             policy.group_subaccount_id = sub;
         }
+        if let Some(deprovision) = change.deprovision {
+            policy.deprovision = deprovision;
+        }
+        if let Some(memberships) = change.deactivated_memberships {
+            policy.deactivated_memberships = memberships;
+        }
         if policy == current.policy {
             return Ok(current);
         }

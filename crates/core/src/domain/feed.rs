@@ -30,7 +30,7 @@ const POLL: Duration = Duration::from_millis(250);
 pub const MAX_FEED_PAGE: u32 = 1000;
 
 /// Every event type the outbox holds.
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "tenant.created",
     "tenant.policy_changed",
     "subaccount.created",
@@ -43,6 +43,7 @@ pub const EVENT_TYPES: [&str; 15] = [
     "user.created",
     "user.updated",
     "user.deprovisioned",
+    "user.reactivated",
     "sessions.revoked",
     "apikey.issued",
     "apikey.revoked",

@@ -1,35 +1,50 @@
 //! Users: created, changed and deprovisioned by SCIM only.
+//!
+//! What `active: false` does is the tenant's `deprovision` policy: delete
+//! (the guide's rule: the user, its memberships and its sessions go) or
+//! deactivate (the user stays, inactive). Deprovisioning happens when a
+//! user goes from active to inactive; a user already inactive (deactivated
+//! while the tenant deactivated) is changed like any other. The policy is
+//! read only by a request whose result is not plainly active, so a request
+//! that says `active: true`, as Entra's and Okta's all do, pays nothing for
+//! it.
 
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{PatchRequest, apply};
-use scimitar_proto::resource::{UserInput, parse_user, render_user};
+use scimitar_proto::resource::{UserAttributes, parse_user, render_user};
 use scimitar_proto::schema::USER;
 
 use super::{Precondition, Service, view_meta};
 use crate::error::{CoreError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::model::User;
+use crate::model::{Deprovision, User};
 
 /// What a PUT or PATCH left behind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
-    /// The user as stored now.
+    /// The user as stored now (deactivated, when `active: false`
+    /// deactivates in its tenant).
     Kept(User),
-    /// The user's last state before it was deprovisioned.
+    /// The user's last state before it was deleted by `active: false`.
     Deprovisioned(User),
 }
 
 impl Service {
-    /// Creates a user. `active: false` creates nothing: it means
-    /// deprovisioned.
-    pub async fn create_user(&self, tenant: &TenantId, input: UserInput) -> Result<User> {
-        if !input.active {
-            return Err(CoreError::Rejected(ScimError::invalid_value(
-                "a user cannot be created inactive: 'active' false means deprovisioned, so \
-                 nothing was created",
-            )));
+    /// Creates a user. Where `active: false` deletes, it creates nothing;
+    /// where it deactivates, the user is created inactive. A user created
+    /// without `active` is active where `active: false` deletes, and has it
+    /// unassigned where it deactivates.
+    pub async fn create_user(&self, tenant: &TenantId, mut attrs: UserAttributes) -> Result<User> {
+        if attrs.active != Some(true) && self.deprovision(tenant).await? == Deprovision::Delete {
+            if attrs.active == Some(false) {
+                return Err(CoreError::Rejected(ScimError::invalid_value(
+                    "a user cannot be created inactive: in this tenant 'active' false means \
+                     deprovisioned (deleted), so nothing was created",
+                )));
+            }
+            attrs.active = Some(true);
         }
-        self.store.create_user(tenant, input.attrs).await
+        self.store.create_user(tenant, attrs).await
     }
 
     /// Replaces a user's attributes (PUT); `active: false` deprovisions it.
@@ -37,13 +52,13 @@ impl Service {
         &self,
         tenant: &TenantId,
         id: &UserId,
-        input: &UserInput,
+        attrs: &UserAttributes,
         pre: Option<&Precondition>,
     ) -> Result<Written> {
         self.optimistic(pre, || async {
             let current = self.store.get_user(tenant, id).await?;
             Precondition::check(pre, current.stamp.version)?;
-            self.write(tenant, current, input.clone()).await
+            self.write(tenant, current, attrs.clone()).await
         })
         .await
     }
@@ -66,15 +81,15 @@ impl Service {
             let meta = view_meta(&current.stamp);
             let mut view = render_user("", id.as_str(), &current.attrs, &meta, None);
             let outcome = apply(&USER, &mut view, request).map_err(CoreError::Rejected)?;
-            let input = parse_user(&view).map_err(CoreError::Rejected)?.value;
-            let written = self.write(tenant, current, input).await?;
+            let attrs = parse_user(&view).map_err(CoreError::Rejected)?.value;
+            let written = self.write(tenant, current, attrs).await?;
             Ok((written, outcome.ignored))
         })
         .await
     }
 
-    /// Deprovisions a user (DELETE): the user, its memberships and its
-    /// sessions go in one transaction.
+    /// Deprovisions a user (DELETE), whatever the tenant's policy: the
+    /// user, its memberships and its sessions go in one transaction.
     pub async fn delete_user(
         &self,
         tenant: &TenantId,
@@ -86,23 +101,43 @@ impl Service {
         self.store.deprovision_user(tenant, id, expected).await
     }
 
-    /// Stores `input` over `current`, conditional on `current`'s version:
-    /// deprovisions when inactive, writes nothing when nothing changed.
-    async fn write(&self, tenant: &TenantId, current: User, input: UserInput) -> Result<Written> {
+    /// Stores `attrs` over `current`, conditional on `current`'s version:
+    /// deletes when it makes an active user inactive in a tenant where that
+    /// deletes, writes nothing when nothing changed.
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        current: User,
+        mut attrs: UserAttributes,
+    ) -> Result<Written> {
         let version = Some(current.stamp.version);
-        if !input.active {
-            self.store
-                .deprovision_user(tenant, &current.id, version)
-                .await?;
-            return Ok(Written::Deprovisioned(current));
+        if attrs.active != Some(true) && self.deprovision(tenant).await? == Deprovision::Delete {
+            match attrs.active {
+                Some(false) if current.attrs.active != Some(false) => {
+                    self.store
+                        .deprovision_user(tenant, &current.id, version)
+                        .await?;
+                    return Ok(Written::Deprovisioned(current));
+                }
+                // `active` removed or not sent: it stays as it was (a user
+                // there is active, unless it was deactivated before the
+                // policy changed).
+                None => attrs.active = Some(current.attrs.active.unwrap_or(true)),
+                _ => {}
+            }
         }
-        if input.attrs == current.attrs {
+        if attrs == current.attrs {
             return Ok(Written::Kept(current));
         }
         let user = self
             .store
-            .replace_user(tenant, &current.id, input.attrs, version)
+            .replace_user(tenant, &current.id, attrs, version)
             .await?;
         Ok(Written::Kept(user))
+    }
+
+    /// What `active: false` does in `tenant`.
+    async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovision> {
+        Ok(self.store.get_tenant(tenant).await?.policy.deprovision)
     }
 }

@@ -108,6 +108,10 @@ impl Fields for PgRow {
     fn opt_int(&self, column: &str) -> Result<Option<i64>> {
         self.try_get(column).map_err(db)
     }
+
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
+        self.try_get(column).map_err(db)
+    }
 }
 
 /// `sql` with `params` bound in order.
@@ -121,6 +125,7 @@ fn statement<'q>(
             Param::Text(_) => query.bind(param.text()),
             Param::Int(i) => query.bind(*i),
             Param::NoInt => query.bind(None::<i64>),
+            Param::Flag(b) => query.bind(*b),
         };
     }
     query

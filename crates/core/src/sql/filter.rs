@@ -52,6 +52,9 @@ enum Target {
     Text { col: &'static str, ci: bool },
     /// An integer column holding microseconds since the epoch.
     Time(&'static str),
+    /// A boolean column, NULL when unassigned (1 or 0 on SQLite, which
+    /// reads `TRUE` and `FALSE` as those).
+    Flag(&'static str),
     /// A value every stored resource has, such as `emails.type` = `work`;
     /// `guard` is the condition under which the element exists at all.
     Constant {
@@ -198,7 +201,7 @@ fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> 
         (Resource::Group, "meta", Some("resourceType")) => constant(Const::Text("Group"), None),
         (Resource::User, "userName", None) => text("r.user_name_ci", true),
         (Resource::User, "title", None) => text("r.title_ci", true),
-        (Resource::User, "active", None) => constant(Const::Bool(true), None),
+        (Resource::User, "active", None) => Ok(Target::Flag("r.active")),
         (Resource::User, "name", Some(part)) => match part {
             "formatted" => text("r.name_formatted_ci", true),
             "familyName" => text("r.name_family_ci", true),
@@ -456,6 +459,20 @@ impl Condition {
                 let p = self.placeholder(Bind::Int(*micros));
                 Ok(format!("({col} {} {p})", sql_operator(op)))
             }
+            Target::Flag(col) => {
+                let CompValue::Boolean(b) = value else {
+                    return Err(mismatch());
+                };
+                let b = if *b { "TRUE" } else { "FALSE" };
+                match op {
+                    CompareOp::Eq => Ok(format!("({col} IS NOT NULL AND {col} = {b})")),
+                    CompareOp::Ne => Ok(format!("({col} IS NULL OR {col} <> {b})")),
+                    _ => Err(ScimError::invalid_filter(format!(
+                        "'{}' is a boolean: use eq or ne",
+                        attr.dotted()
+                    ))),
+                }
+            }
             Target::Membership(_) => Err(mismatch()),
         }
     }
@@ -464,7 +481,7 @@ impl Condition {
 fn present(found: Target) -> String {
     match found {
         Target::Text { col, .. } => format!("({col} IS NOT NULL AND {col} <> '')"),
-        Target::Time(col) => format!("({col} IS NOT NULL)"),
+        Target::Time(col) | Target::Flag(col) => format!("({col} IS NOT NULL)"),
         Target::Constant { guard: Some(g), .. } => format!("({g})"),
         Target::Constant { guard: None, .. } => TRUE.to_owned(),
         Target::Membership(_) => FALSE.to_owned(),

@@ -20,6 +20,8 @@ pub(crate) enum Param<'a> {
     Int(i64),
     /// An integer's NULL.
     NoInt,
+    /// A boolean, or NULL (an integer 1 or 0 on SQLite).
+    Flag(Option<bool>),
 }
 
 impl<'a> From<&'a str> for Param<'a> {
@@ -64,6 +66,12 @@ impl From<Option<i64>> for Param<'_> {
     }
 }
 
+impl From<Option<bool>> for Param<'_> {
+    fn from(b: Option<bool>) -> Self {
+        Param::Flag(b)
+    }
+}
+
 impl<'a> From<&'a filter::Bind> for Param<'a> {
     fn from(b: &'a filter::Bind) -> Self {
         match b {
@@ -78,7 +86,7 @@ impl Param<'_> {
     pub(crate) fn text(&self) -> Option<&str> {
         match self {
             Param::Text(s) => s.as_deref(),
-            Param::Int(_) | Param::NoInt => None,
+            Param::Int(_) | Param::NoInt | Param::Flag(_) => None,
         }
     }
 }
@@ -90,6 +98,7 @@ pub(crate) trait Fields {
     fn opt_text(&self, column: &str) -> Result<Option<String>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>>;
 }
 
 /// Why a statement in a write transaction failed: the constraint

@@ -98,6 +98,7 @@ fn bind(
     for (index, n) in order.into_iter().enumerate() {
         let value = match n.checked_sub(1).and_then(|i| params.get(i)) {
             Some(Param::Int(i)) => ValueRef::Integer(*i),
+            Some(Param::Flag(Some(b))) => ValueRef::Integer(i64::from(*b)),
             Some(param) => param
                 .text()
                 .map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes())),
@@ -190,6 +191,10 @@ impl Fields for rusqlite::Row<'_> {
 
     fn opt_int(&self, column: &str) -> Result<Option<i64>> {
         self.get(column).map_err(error)
+    }
+
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
+        Ok(self.opt_int(column)?.map(|i| i != 0))
     }
 }
 

@@ -12,6 +12,7 @@ fn attrs(user_name: &str) -> UserAttributes {
         title: Some("t".repeat(1000)),
         phone: None,
         external_id: None,
+        active: Some(true),
     }
 }
 

@@ -536,10 +536,15 @@ fn user() -> impl Strategy<Value = Value> {
         (chars(LOCAL_CHARS, 1..=3), select(LABELS), select(LABELS)),
         word(),
         name,
-        (maybe_text(), maybe_text(), option::of(phone)),
+        (
+            maybe_text(),
+            maybe_text(),
+            option::of(phone),
+            option::of(any::<bool>()),
+        ),
     )
         .prop_map(
-            |((local, d1, d2), display_name, name, (title, external_id, phone))| {
+            |((local, d1, d2), display_name, name, (title, external_id, phone, active))| {
                 let mut body = json!({
                     "userName": format!("{local}@{d1}.{d2}"),
                     "displayName": display_name,
@@ -549,6 +554,8 @@ fn user() -> impl Strategy<Value = Value> {
                     ("title", title.map(Value::from)),
                     ("externalId", external_id.map(Value::from)),
                     ("phoneNumbers", phone),
+                    // Stored as sent: true, false, or unassigned.
+                    ("active", active.map(Value::from)),
                 ] {
                     if let Some(value) = value {
                         body[key] = value;
@@ -649,8 +656,7 @@ impl World {
             }
             let attrs = parse_user(&body)
                 .unwrap_or_else(|e| panic!("generated user {body} is refused: {e:?}"))
-                .value
-                .attrs;
+                .value;
             let user = store
                 .create_user(&tenant, attrs)
                 .await
@@ -1047,6 +1053,9 @@ fn found_differences_stay_fixed(rt: &Handle, store: &dyn Store) -> Result<(), St
                 "name": {"givenName": "Ann"},
                 "phoneNumbers": [{"value": "+41212121"}],
             }),
+            // Deactivated, and one whose active is unassigned.
+            json!({"userName": "off@a.b", "displayName": "Off", "active": false}),
+            json!({"userName": "unset@a.b", "displayName": "Unset", "active": null}),
         ],
         groups: vec![
             (json!({"displayName": "Sales"}), vec![1]),
@@ -1065,6 +1074,11 @@ fn found_differences_stay_fixed(rt: &Handle, store: &dyn Store) -> Result<(), St
             Term::Written(r#"phoneNumbers[type eq "work"]"#),
             // Without a name there is no element to match.
             Term::Written("name[not (familyName pr)]"),
+            // Unassigned is neither true nor false.
+            Term::Written("active eq false"),
+            Term::Written("active ne true"),
+            Term::Written("not (active pr)"),
+            Term::Written("active eq true or active eq false"),
         ],
         group_filters: vec![
             Term::Written(r#"meta.resourceType co "ROU""#),

@@ -26,6 +26,7 @@ fn attrs(user_name: &str) -> UserAttributes {
         title: None,
         phone: None,
         external_id: None,
+        active: Some(true),
     }
 }
 

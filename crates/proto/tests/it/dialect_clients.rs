@@ -36,6 +36,7 @@ fn user_view() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: Some("e-1".into()),
+        active: Some(true),
     };
     render_user(BASE, "u-1", &attrs, &meta(), None)
 }
@@ -64,23 +65,20 @@ fn ids(list: &[&str]) -> Vec<String> {
 fn entra_create_user_with_enterprise_extension() {
     let parsed = parse_user(&fixture(include_str!("../data/entra/create_user.json"))).unwrap();
     let user = parsed.value;
-    assert!(user.active);
+    assert_eq!(user.active, Some(true));
+    assert_eq!(user.user_name, "Test_User_ab6490ee@contoso.onmicrosoft.com");
+    assert_eq!(user.display_name, "Test User");
+    assert_eq!(user.title.as_deref(), Some("Engineer"));
     assert_eq!(
-        user.attrs.user_name,
-        "Test_User_ab6490ee@contoso.onmicrosoft.com"
-    );
-    assert_eq!(user.attrs.display_name, "Test User");
-    assert_eq!(user.attrs.title.as_deref(), Some("Engineer"));
-    assert_eq!(
-        user.attrs.phone,
+        user.phone,
         Some(Phone {
             value: "+46701234567".into(),
             kind: Some("work".into())
         })
     );
-    assert_eq!(user.attrs.name.given_name.as_deref(), Some("givenName"));
+    assert_eq!(user.name.given_name.as_deref(), Some("givenName"));
     assert_eq!(
-        user.attrs.external_id.as_deref(),
+        user.external_id.as_deref(),
         Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")
     );
     for ignored in [
@@ -117,7 +115,7 @@ fn entra_replace_active_string_false() {
         &fixture(include_str!("../data/entra/patch_active_string_false.json")),
     );
     assert_eq!(view["active"], json!(false));
-    assert!(!parse_user(&view).unwrap().value.active);
+    assert_eq!(parse_user(&view).unwrap().value.active, Some(false));
 }
 
 #[test]
@@ -154,7 +152,7 @@ fn entra_update_single_valued_user_name() {
     );
     let user = parse_user(&view).unwrap().value;
     assert_eq!(
-        user.attrs.user_name,
+        user.user_name,
         "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"
     );
 }
@@ -175,7 +173,7 @@ fn entra_add_work_phone_creates_the_element() {
         out.ignored,
         vec!["emails[type eq \"work\"].value".to_owned()]
     );
-    let phone = parse_user(&view).unwrap().value.attrs.phone.unwrap();
+    let phone = parse_user(&view).unwrap().value.phone.unwrap();
     assert_eq!(phone.value, "+46701234567");
 }
 
@@ -195,7 +193,7 @@ fn entra_multi_attribute_no_path_replace() {
     assert_eq!(view["active"], json!(true));
     assert_eq!(view["phoneNumbers"][0]["type"], "work");
     let user = parse_user(&view).unwrap().value;
-    assert_eq!(user.attrs.phone.unwrap().value, "+14255550100");
+    assert_eq!(user.phone.unwrap().value, "+14255550100");
     assert_eq!(view["emails"][0]["value"], "ada@example.com");
     let mut ignored = out.ignored.clone();
     ignored.sort();
@@ -271,8 +269,8 @@ fn entra_put_of_own_rendering_round_trips() {
     // Entra re-sends what it read, meta and emails included.
     let view = user_view();
     let parsed = parse_user(&view).unwrap();
-    assert_eq!(parsed.value.attrs.user_name, "ada@example.com");
-    assert_eq!(parsed.value.attrs.title.as_deref(), Some("Analyst"));
+    assert_eq!(parsed.value.user_name, "ada@example.com");
+    assert_eq!(parsed.value.title.as_deref(), Some("Analyst"));
 }
 
 // ---- Okta ----
@@ -280,10 +278,10 @@ fn entra_put_of_own_rendering_round_trips() {
 #[test]
 fn okta_create_with_password_and_groups() {
     let parsed = parse_user(&fixture(include_str!("../data/okta/create_user.json"))).unwrap();
-    assert_eq!(parsed.value.attrs.user_name, "test.user@okta.local");
-    assert_eq!(parsed.value.attrs.display_name, "Test User");
+    assert_eq!(parsed.value.user_name, "test.user@okta.local");
+    assert_eq!(parsed.value.display_name, "Test User");
     assert_eq!(
-        parsed.value.attrs.external_id.as_deref(),
+        parsed.value.external_id.as_deref(),
         Some("00ujl29u0le5T6Aj10h7")
     );
     let mut ignored = parsed.ignored.clone();
@@ -294,7 +292,7 @@ fn okta_create_with_password_and_groups() {
 #[test]
 fn okta_put_with_id_meta_and_null_middle_name() {
     let parsed = parse_user(&fixture(include_str!("../data/okta/put_user.json"))).unwrap();
-    let attrs = parsed.value.attrs;
+    let attrs = parsed.value;
     assert_eq!(attrs.name.given_name.as_deref(), Some("Another"));
     assert_eq!(attrs.name.middle_name, None);
     // No displayName sent: derived from the name.

@@ -20,6 +20,7 @@ fn user() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: None,
+        active: Some(true),
     };
     let meta = Meta {
         created: 0,
@@ -387,7 +388,7 @@ fn adds_through_one_filter_build_one_element() {
         json!([{"type": "work", "value": "+46701234567", "primary": true}])
     );
     let user = parse_user(&view).unwrap().value;
-    assert_eq!(user.attrs.phone.unwrap().kind.as_deref(), Some("work"));
+    assert_eq!(user.phone.unwrap().kind.as_deref(), Some("work"));
 }
 
 #[test]
@@ -439,7 +440,7 @@ fn removals_through_filters() {
         view.get("phoneNumbers").is_none(),
         "an element without its value is gone"
     );
-    assert!(parse_user(&view).unwrap().value.attrs.phone.is_none());
+    assert!(parse_user(&view).unwrap().value.phone.is_none());
 
     let mut view = before.clone();
     apply(

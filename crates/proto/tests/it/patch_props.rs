@@ -33,6 +33,7 @@ fn base_user() -> Value {
             kind: Some("work".into()),
         }),
         external_id: Some("e-1".into()),
+        active: Some(true),
     };
     render_user("https://h/scim/v2", "u-1", &attrs, &meta(), None)
 }
@@ -163,7 +164,7 @@ proptest! {
             .collect();
         let mut view = base_user();
         patch::apply(&USER, &mut view, &PatchRequest { operations }).unwrap();
-        let parsed = parse_user(&view).unwrap().value.attrs;
+        let parsed = parse_user(&view).unwrap().value;
         for (path, _) in &writes {
             let last = &writes.iter().rev().find(|(p, _)| p == path).unwrap().1;
             let got = match *path {
@@ -178,7 +179,7 @@ proptest! {
         }
         // Re-rendering what was parsed is a fixed point.
         let again = render_user("https://h/scim/v2", "u-1", &parsed, &meta(), None);
-        prop_assert_eq!(parse_user(&again).unwrap().value.attrs, parsed);
+        prop_assert_eq!(parse_user(&again).unwrap().value, parsed);
     }
 
     #[test]
@@ -194,9 +195,10 @@ proptest! {
             title,
             phone: Some(Phone { value: format!("+{digits}"), kind: kind.map(str::to_owned) }),
             external_id: None,
+            active: Some(true),
         };
         let view = render_user("https://h/scim/v2", "u", &attrs, &meta(), Some(&[]));
-        let parsed = parse_user(&view).unwrap().value.attrs;
+        let parsed = parse_user(&view).unwrap().value;
         let mut expected = attrs.clone();
         expected.phone.as_mut().unwrap().kind.get_or_insert_with(|| "work".to_owned());
         prop_assert_eq!(parsed, expected);

@@ -43,6 +43,7 @@ fn user() -> Value {
         title: None,
         phone: None,
         external_id: None,
+        active: Some(true),
     };
     render_user("https://example.com/v2", BJENSEN, &attrs, &meta(), None)
 }

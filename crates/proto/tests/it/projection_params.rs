@@ -27,6 +27,7 @@ fn user() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: Some("e".into()),
+        active: Some(true),
     };
     let groups = [GroupRef {
         id: "g".into(),

@@ -34,9 +34,12 @@ fn body_must_be_an_object() {
 #[test]
 fn minimal_user_defaults() {
     let parsed = parse_user(&user(json!({}))).unwrap();
-    assert!(parsed.value.active);
-    assert!(parsed.value.attrs.name.is_empty());
-    assert_eq!(parsed.value.attrs.phone, None);
+    assert_eq!(
+        parsed.value.active, None,
+        "unassigned: the tenant's policy decides"
+    );
+    assert!(parsed.value.name.is_empty());
+    assert_eq!(parsed.value.phone, None);
     assert!(parsed.ignored.is_empty());
 }
 
@@ -44,7 +47,7 @@ fn minimal_user_defaults() {
 fn keys_are_case_insensitive() {
     let body = json!({"USERNAME": "ada@example.com", "displayname": "Ada", "Title": "CTO",
                       "NAME": {"GIVENNAME": "Ada"}, "ACTIVE": "true"});
-    let attrs = parse_user(&body).unwrap().value.attrs;
+    let attrs = parse_user(&body).unwrap().value;
     assert_eq!(attrs.user_name, "ada@example.com");
     assert_eq!(attrs.title.as_deref(), Some("CTO"));
     assert_eq!(attrs.name.given_name.as_deref(), Some("Ada"));
@@ -59,8 +62,8 @@ fn urn_qualified_keys_and_core_wrapper() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "R&D",
     });
     let parsed = parse_user(&body).unwrap();
-    assert_eq!(parsed.value.attrs.display_name, "Ada");
-    assert_eq!(parsed.value.attrs.title.as_deref(), Some("CTO"));
+    assert_eq!(parsed.value.display_name, "Ada");
+    assert_eq!(parsed.value.title.as_deref(), Some("CTO"));
     assert_eq!(
         parsed.ignored,
         vec!["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"]
@@ -71,7 +74,7 @@ fn urn_qualified_keys_and_core_wrapper() {
 fn dotted_keys_fold_into_name() {
     let body = json!({"userName": "ada@example.com", "name": {"givenName": "Ada"},
                       "name.familyName": "Lovelace"});
-    let attrs = parse_user(&body).unwrap().value.attrs;
+    let attrs = parse_user(&body).unwrap().value;
     assert_eq!(attrs.display_name, "Ada Lovelace");
 }
 
@@ -92,8 +95,11 @@ fn null_means_absent() {
                            "externalId": null, "nickName": null}),
     );
     let parsed = parse_user(&body).unwrap();
-    assert!(parsed.value.active);
-    assert_eq!(parsed.value.attrs.title, None);
+    assert_eq!(
+        parsed.value.active, None,
+        "unassigned: the tenant's policy decides"
+    );
+    assert_eq!(parsed.value.title, None);
     // An unknown attribute is noted even as a null placeholder.
     assert_eq!(parsed.ignored, vec!["nickName"]);
 }
@@ -104,8 +110,7 @@ fn user_name_is_required_trimmed_and_an_email() {
     assert!(err.detail.contains("userName is required"));
     let attrs = parse_user(&user(json!({"userName": "  ada@example.com \t"})))
         .unwrap()
-        .value
-        .attrs;
+        .value;
     assert_eq!(attrs.user_name, "ada@example.com");
     for bad in [
         "ada",
@@ -145,7 +150,7 @@ fn user_name_is_required_trimmed_and_an_email() {
 fn display_name_is_derived_from_name() {
     let derive = |name: Value| {
         parse_user(&json!({"userName": "ada@example.com", "name": name}))
-            .map(|p| p.value.attrs.display_name)
+            .map(|p| p.value.display_name)
     };
     assert_eq!(
         derive(json!({"formatted": " Lady Ada ", "givenName": "A"})).unwrap(),
@@ -168,7 +173,7 @@ fn display_name_is_derived_from_name() {
     // Blank counts as absent.
     let parsed = parse_user(&json!({"userName": "ada@example.com", "displayName": "  ",
                                     "name": {"givenName": "Ada"}}));
-    assert_eq!(parsed.unwrap().value.attrs.display_name, "Ada");
+    assert_eq!(parsed.unwrap().value.display_name, "Ada");
 }
 
 #[test]
@@ -184,7 +189,7 @@ fn active_accepts_booleans_and_entra_strings_only() {
                 .unwrap()
                 .value
                 .active,
-            expected
+            Some(expected)
         );
     }
     for bad in [json!("yes"), json!(0), json!([]), json!({})] {
@@ -195,8 +200,7 @@ fn active_accepts_booleans_and_entra_strings_only() {
 
 #[test]
 fn phone_numbers_at_most_one_in_e164() {
-    let phone =
-        |v: Value| parse_user(&user(json!({"phoneNumbers": v}))).map(|p| p.value.attrs.phone);
+    let phone = |v: Value| parse_user(&user(json!({"phoneNumbers": v}))).map(|p| p.value.phone);
     assert_eq!(
         phone(json!([{"value": "+1 (425) 555-0100", "type": "Mobile", "primary": "true"}]))
             .unwrap(),
@@ -290,13 +294,9 @@ fn string_limits_and_control_characters() {
 fn external_id_is_kept_exactly() {
     let attrs = parse_user(&user(json!({"externalId": " Ab-1 "})))
         .unwrap()
-        .value
-        .attrs;
+        .value;
     assert_eq!(attrs.external_id.as_deref(), Some(" Ab-1 "));
-    let attrs = parse_user(&user(json!({"externalId": ""})))
-        .unwrap()
-        .value
-        .attrs;
+    let attrs = parse_user(&user(json!({"externalId": ""}))).unwrap().value;
     assert_eq!(attrs.external_id, None);
 }
 
@@ -337,7 +337,7 @@ fn ignored_attributes_are_listed_once() {
     expected.sort();
     assert_eq!(ignored, expected);
     assert_eq!(
-        parsed.value.attrs.user_name, "ada@example.com",
+        parsed.value.user_name, "ada@example.com",
         "emails never override userName"
     );
 }
@@ -410,7 +410,7 @@ fn a_huge_phone_list_is_refused_before_any_per_item_work() {
     // Repeats of one number below the cap still collapse into one.
     let same: Vec<Value> = (0..100).map(|_| json!({"value": "+46701234567"})).collect();
     let parsed = parse_user(&user(json!({ "phoneNumbers": same }))).unwrap();
-    assert_eq!(parsed.value.attrs.phone.unwrap().value, "+46701234567");
+    assert_eq!(parsed.value.phone.unwrap().value, "+46701234567");
 }
 
 /// Regression (hardening): a group body may name at most

@@ -29,6 +29,7 @@ fn attrs() -> UserAttributes {
             kind: None,
         }),
         external_id: Some("ext-1".into()),
+        active: Some(true),
     }
 }
 
@@ -97,8 +98,7 @@ fn user_view_parses_back_to_the_same_attributes() {
         value: "+46701234567".into(),
         kind: Some("work".into()),
     });
-    assert_eq!(parsed.value.attrs, expected);
-    assert!(parsed.value.active);
+    assert_eq!(parsed.value, expected);
 }
 
 #[test]
@@ -132,4 +132,18 @@ fn group_view() {
     let parsed = parse_group(&view).unwrap().value;
     assert_eq!(parsed.members, Some(vec!["u1".to_owned()]));
     assert_eq!(parsed.display_name, "Staff");
+}
+
+#[test]
+fn user_view_shows_active_as_stored_and_omits_it_when_unassigned() {
+    for (active, shown) in [
+        (Some(true), Some(json!(true))),
+        (Some(false), Some(json!(false))),
+        (None, None),
+    ] {
+        let user = UserAttributes { active, ..attrs() };
+        let view = render_user("https://h/scim/v2", "u1", &user, &meta(), None);
+        assert_eq!(view.get("active").cloned(), shown);
+        assert_eq!(parse_user(&view).unwrap().value.active, active);
+    }
 }

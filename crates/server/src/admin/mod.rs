@@ -11,8 +11,8 @@ use axum::response::Response;
 use scimitar_core::domain::{IssuedApiKey, UserList};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{
-    ApiKey, Event, Group, GroupAdminChange, GroupCreation, ListQuery, LogEntry, NewGroup,
-    PolicyChange, Subaccount, Tenant,
+    ApiKey, DeactivatedMemberships, Deprovision, Event, Group, GroupAdminChange, GroupCreation,
+    ListQuery, LogEntry, NewGroup, PolicyChange, Subaccount, Tenant,
 };
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
@@ -121,6 +121,13 @@ struct PolicyBody {
     #[serde(default, deserialize_with = "field::change")]
     #[schema(value_type = Option<String>)]
     group_subaccount_id: Option<Option<String>>,
+    /// What `active: false` does: `delete` (the user goes, as the guide
+    /// says) or `deactivate` (the user stays, inactive).
+    #[serde(default, deserialize_with = "field::string")]
+    deprovision: Option<String>,
+    /// What becomes of a deactivated user's memberships: `keep` or `drop`.
+    #[serde(default, deserialize_with = "field::string")]
+    deactivated_memberships: Option<String>,
 }
 
 /// Body of `POST /admin/v1/tenants/{tenant}/portal-links`.
@@ -253,17 +260,19 @@ async fn set_policy(
     let change = PolicyChange {
         group_creation: body
             .group_creation
-            .map(|raw| {
-                GroupCreation::parse(&raw).ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "groupCreation is 'admin' or 'scim', not '{raw}'"
-                    ))
-                })
-            })
+            .map(|raw| GroupCreation::from_field("groupCreation", &raw))
             .transpose()?,
         group_subaccount_id: body
             .group_subaccount_id
             .map(|s| body_id("groupSubaccountId", s, "subaccount"))
+            .transpose()?,
+        deprovision: body
+            .deprovision
+            .map(|raw| Deprovision::from_field("deprovision", &raw))
+            .transpose()?,
+        deactivated_memberships: body
+            .deactivated_memberships
+            .map(|raw| DeactivatedMemberships::from_field("deactivatedMemberships", &raw))
             .transpose()?,
     };
     Ok(scim_json(

@@ -10,7 +10,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, PreEscaped, html};
 
-use scimitar_core::model::{GroupCreation, PolicyChange, Subaccount, Tenant};
+use scimitar_core::model::{
+    DeactivatedMemberships, Deprovision, GroupCreation, PolicyChange, Subaccount, Tenant,
+};
 
 use super::guide;
 use super::layout::{Notice, csrf, param, screen, when};
@@ -168,30 +170,72 @@ fn policies(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Markup {
                         }
                     }
                 }
-            }
-            @if visitor.is_operator() {
-                form method="post" action={ "/admin/t/" (tenant.id) "/policy" } {
-                    (csrf(visitor))
-                    label for="group-creation" { "Groups are created by" }
-                    select #group-creation name="group_creation" {
-                        option value="admin" selected[policy.group_creation == GroupCreation::Admin] {
-                            "an administrator (the guide's rule)"
+                dt { "Leavers" }
+                dd {
+                    @match (policy.deprovision, policy.deactivated_memberships) {
+                        (Deprovision::Delete, _) => {
+                            "deleted when the identity provider deprovisions them (active \
+                             false or DELETE), with their memberships and sessions"
                         }
-                        option value="scim" selected[policy.group_creation == GroupCreation::Scim] {
-                            "the identity provider too (POST /Groups)"
+                        (Deprovision::Deactivate, memberships) => {
+                            "deactivated when the identity provider sets active to false: \
+                             they stay, inactive, their sessions end, and their memberships "
+                            @if memberships == DeactivatedMemberships::Keep { "are kept" }
+                            @else { "are dropped" }
+                            " (DELETE still deletes them)"
                         }
                     }
-                    label for="group-subaccount" { "Groups it creates go to" }
-                    (super::subaccounts::select(
-                        "group-subaccount",
-                        "group_subaccount",
-                        subs,
-                        policy.group_subaccount_id.as_ref(),
-                        None,
-                    ))
-                    button type="submit" { "Save policies" }
                 }
             }
+            @if visitor.is_operator() { (policy_form(visitor, tenant, subs)) }
+        }
+    }
+}
+
+/// The operator's form to change the tenant's policies.
+fn policy_form(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Markup {
+    let policy = &tenant.policy;
+    html! {
+        form method="post" action={ "/admin/t/" (tenant.id) "/policy" } {
+            (csrf(visitor))
+            label for="group-creation" { "Groups are created by" }
+            select #group-creation name="group_creation" {
+                option value="admin" selected[policy.group_creation == GroupCreation::Admin] {
+                    "an administrator (the guide's rule)"
+                }
+                option value="scim" selected[policy.group_creation == GroupCreation::Scim] {
+                    "the identity provider too (POST /Groups)"
+                }
+            }
+            label for="group-subaccount" { "Groups it creates go to" }
+            (super::subaccounts::select(
+                "group-subaccount",
+                "group_subaccount",
+                subs,
+                policy.group_subaccount_id.as_ref(),
+                None,
+            ))
+            label for="deprovision" { "When the identity provider sets active to false" }
+            select #deprovision name="deprovision" {
+                option value="delete" selected[policy.deprovision == Deprovision::Delete] {
+                    "delete the user (the guide's rule)"
+                }
+                option value="deactivate" selected[policy.deprovision == Deprovision::Deactivate] {
+                    "deactivate the user, keeping it"
+                }
+            }
+            label for="deactivated-memberships" { "A deactivated user's groups" }
+            select #deactivated-memberships name="deactivated_memberships" {
+                option value="keep"
+                    selected[policy.deactivated_memberships == DeactivatedMemberships::Keep] {
+                    "are kept"
+                }
+                option value="drop"
+                    selected[policy.deactivated_memberships == DeactivatedMemberships::Drop] {
+                    "are dropped"
+                }
+            }
+            button type="submit" { "Save policies" }
         }
     }
 }
@@ -208,6 +252,19 @@ pub(crate) async fn set_policy(
             "choose who creates groups: an administrator or the identity provider".into(),
         ));
     };
+    let Some(deprovision) = fields.get("deprovision").and_then(Deprovision::parse) else {
+        return Err(PanelError::Rejected(
+            "choose what active false does: delete the user or deactivate it".into(),
+        ));
+    };
+    let Some(memberships) = fields
+        .get("deactivated_memberships")
+        .and_then(DeactivatedMemberships::parse)
+    else {
+        return Err(PanelError::Rejected(
+            "choose whether a deactivated user's groups are kept or dropped".into(),
+        ));
+    };
     let sub = match fields.text("group_subaccount") {
         Some(raw) => Some(path_id(raw.to_owned())?),
         None => None,
@@ -215,6 +272,8 @@ pub(crate) async fn set_policy(
     let change = PolicyChange {
         group_creation: Some(creation),
         group_subaccount_id: Some(sub),
+        deprovision: Some(deprovision),
+        deactivated_memberships: Some(memberships),
     };
     state
         .service()

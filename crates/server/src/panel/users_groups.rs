@@ -364,7 +364,10 @@ pub(crate) async fn users(
                 tbody {
                     @for u in &slice.items {
                         tr {
-                            td { a href={ (path) "/" (u.id) } { (u.attrs.user_name) } }
+                            td {
+                                a href={ (path) "/" (u.id) } { (u.attrs.user_name) }
+                                @if u.attrs.active == Some(false) { " " span.badge { "deactivated" } }
+                            }
                             td { (u.attrs.display_name) }
                             td { (u.attrs.external_id.as_deref().unwrap_or("")) }
                             td { (when(u.stamp.created)) }
@@ -394,8 +397,14 @@ pub(crate) async fn user(
     let a = &user.attrs;
     let place = scoped.place("Users");
     let optional = |v: &Option<String>| v.clone().unwrap_or_default();
-    let rows: [(&str, String); 11] = [
+    let status = match a.active {
+        Some(false) => "deactivated: it cannot sign in until the identity provider re-activates it",
+        Some(true) => "active",
+        None => "not deactivated (active is unassigned)",
+    };
+    let rows: [(&str, String); 12] = [
         ("userName", a.user_name.clone()),
+        ("status", status.to_owned()),
         ("displayName", a.display_name.clone()),
         ("name.formatted", optional(&a.name.formatted)),
         ("name.givenName", optional(&a.name.given_name)),

@@ -1,16 +1,16 @@
 //! Discovery (RFC 7644 §4), rendered from the same definitions the parser
 //! and PATCH engine enforce. Open without a key: it holds no tenant data.
 //! With a tenant's key, `/Schemas` and `/ResourceTypes` describe that
-//! tenant's policies (who creates groups); without one, or with a key that
-//! is not live, the defaults.
+//! tenant's policies (who creates groups, what `active: false` does);
+//! without one, or with a key that is not live, the defaults.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use scimitar_core::model::{GroupCreation, Policy};
-use scimitar_proto::schema::{GROUP_SCHEMA, GROUP_SCHEMA_URN};
+use scimitar_core::model::{DeactivatedMemberships, Deprovision, GroupCreation, Policy};
+use scimitar_proto::schema::{GROUP_SCHEMA, GROUP_SCHEMA_URN, USER_SCHEMA_URN};
 use scimitar_proto::wire;
 use serde_json::Value;
 
@@ -68,12 +68,40 @@ fn group_descriptions(policy: &Policy) -> (&'static str, &'static str) {
     }
 }
 
+/// What `active: false` does, in the words of the User schema's `active`
+/// (the default is the static one).
+fn active_description(policy: &Policy) -> Option<&'static str> {
+    match (policy.deprovision, policy.deactivated_memberships) {
+        (Deprovision::Delete, _) => None,
+        (Deprovision::Deactivate, DeactivatedMemberships::Keep) => Some(
+            "false deactivates the user: it stays, with its groups, and its sessions end; true \
+             re-activates it with the same id. Unassigned (removed) means not deactivated. \
+             DELETE deletes the user.",
+        ),
+        (Deprovision::Deactivate, DeactivatedMemberships::Drop) => Some(
+            "false deactivates the user: it stays, its sessions end and it leaves its groups; \
+             true re-activates it with the same id. Unassigned (removed) means not \
+             deactivated. DELETE deletes the user.",
+        ),
+    }
+}
+
 /// Writes `policy`'s descriptions into a rendered schema or resource type
-/// (or a list of them) where it describes groups.
+/// (or a list of them) where it describes groups, or users' `active`.
 fn describe(value: &mut Value, policy: &Policy) {
     if let Some(all) = value.get_mut("Resources").and_then(Value::as_array_mut) {
         for one in all {
             describe(one, policy);
+        }
+        return;
+    }
+    if value.get("id").and_then(Value::as_str) == Some(USER_SCHEMA_URN) {
+        let active = value
+            .get_mut("attributes")
+            .and_then(Value::as_array_mut)
+            .and_then(|all| all.iter_mut().find(|a| a["name"] == "active"));
+        if let (Some(active), Some(text)) = (active, active_description(policy)) {
+            active["description"] = Value::from(text);
         }
         return;
     }

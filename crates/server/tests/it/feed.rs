@@ -294,8 +294,7 @@ async fn large_member_changes_are_split_into_events_of_a_thousand(app: &TestApp)
                     "userName": format!("m{i}@example.com"), "displayName": format!("M {i}")
                 }))
                 .unwrap()
-                .value
-                .attrs,
+                .value,
             )
             .await
             .unwrap();

@@ -166,6 +166,9 @@ struct UserState {
     exists: bool,
     /// When it exists: its id.
     id: Option<String>,
+    /// When it exists: its stored `active` (`null`: unassigned).
+    #[serde(default, deserialize_with = "explicit")]
+    active: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -437,6 +440,10 @@ impl<'a> Replay<'a> {
                 let id = self.text(&at, id);
                 assert_eq!(page.items[0].id.as_str(), id, "{at}: id of {user_name}");
             }
+            if let Some(active) = &user.active {
+                let stored = page.items[0].attrs.active.map_or(Value::Null, Value::Bool);
+                assert_eq!(&stored, active, "{at}: active of {user_name}");
+            }
         }
         for group in &state.groups {
             let id = GroupId::from(self.text(&at, &group.id));
@@ -620,6 +627,7 @@ macro_rules! conversations {
 conversations! {
     entra_create_user_with_enterprise_extension => "entra/create_user_with_enterprise_extension",
     entra_disable_with_boolean => "entra/disable_with_boolean",
+    entra_disable_keeps_the_user => "entra/disable_keeps_the_user",
     entra_disable_with_string_false => "entra/disable_with_string_false",
     entra_group_create => "entra/group_create",
     entra_group_create_refused => "entra/group_create_refused",
@@ -646,6 +654,7 @@ conversations! {
     okta_lookup_with_paging => "okta/lookup_with_paging",
     okta_patch_deactivate_without_path => "okta/patch_deactivate_without_path",
     okta_put_deactivates => "okta/put_deactivates",
+    okta_put_deactivates_and_keeps => "okta/put_deactivates_and_keeps",
     okta_put_profile_change => "okta/put_profile_change",
     onelogin_provisioning_lifecycle => "onelogin/provisioning_lifecycle",
 }

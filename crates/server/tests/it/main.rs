@@ -12,6 +12,7 @@ mod common;
 
 mod admin;
 mod auth;
+mod deactivation;
 mod discovery;
 mod errors;
 mod feed;

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use scimitar_core::clock::Clock;
 use scimitar_core::ids::TenantId;
-use scimitar_core::model::Attempt;
+use scimitar_core::model::{Attempt, Deprovision};
 use scimitar_core::rules::hash_secret;
 use serde_json::json;
 
@@ -1128,10 +1128,29 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
             &[
                 ("group_creation", "scim"),
                 ("group_subaccount", theirs.id.as_str()),
+                ("deprovision", "delete"),
+                ("deactivated_memberships", "keep"),
             ],
         )
         .await;
     assert_page(&bad, 400, "not one of this tenant");
+    for (deprovision, memberships, says) in [
+        ("archive", "keep", "choose what active false does"),
+        ("deactivate", "", "kept or dropped"),
+    ] {
+        let bad = operator
+            .post(
+                &policy,
+                &[
+                    ("group_creation", "admin"),
+                    ("group_subaccount", ""),
+                    ("deprovision", deprovision),
+                    ("deactivated_memberships", memberships),
+                ],
+            )
+            .await;
+        assert_page(&bad, 400, says);
+    }
     let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
     assert_eq!(tenant.policy, Default::default(), "nothing changed");
 
@@ -1141,12 +1160,15 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
             &[
                 ("group_creation", "scim"),
                 ("group_subaccount", sub.id.as_str()),
+                ("deprovision", "deactivate"),
+                ("deactivated_memberships", "drop"),
             ],
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.text);
     let page = operator.get(saved.header("location").unwrap()).await;
     assert_page(&page, 200, "Policies saved.");
+    assert_page(&page, 200, "their memberships are dropped");
     assert!(
         page.text
             .contains("<strong>Stockholm &lt;north&gt;</strong>"),
@@ -1155,6 +1177,7 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
     );
     let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
     assert_eq!(tenant.policy.group_subaccount_id.as_ref(), Some(&sub.id));
+    assert_eq!(tenant.policy.deprovision, Deprovision::Deactivate);
     let res = app
         .request(
             "POST",
@@ -1163,6 +1186,26 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
+
+    // A deactivated user is still listed, marked as such.
+    let ann = app.create_user("ann@example.com").await;
+    app.create_user("bob@example.com").await;
+    let off = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    let res = app
+        .request("PATCH", &app.scim(&format!("/Users/{ann}")), Some(off))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let users = format!("/admin/t/{}/users", app.tenant);
+    let page = customer.get(&users).await;
+    assert_page(&page, 200, "bob@example.com");
+    assert_eq!(
+        page.text
+            .matches(r#"<span class="badge">deactivated</span>"#)
+            .count(),
+        1
+    );
+    let page = customer.get(&format!("{users}/{ann}")).await;
+    assert_page(&page, 200, "deactivated: it cannot sign in");
 }
 
 async fn lists_page_by_name_and_search(app: &TestApp) {

@@ -53,7 +53,8 @@ async fn a_new_tenant_has_the_guides_policies(app: &TestApp) {
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(
         res.body["policy"],
-        json!({"groupCreation": "admin", "groupSubaccountId": null})
+        json!({"groupCreation": "admin", "groupSubaccountId": null, "deprovision": "delete",
+               "deactivatedMemberships": "keep"})
     );
     let res = app
         .request(

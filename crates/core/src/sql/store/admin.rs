@@ -71,11 +71,13 @@ impl Administration for SqlStore {
                 check_subaccount(tx, tenant, sub, "subaccount").await?;
                 let changed = execute(
                     tx,
-                    "UPDATE tenants SET group_creation = $1, group_subaccount_id = $2 \
-                     WHERE id = $3",
+                    "UPDATE tenants SET group_creation = $1, group_subaccount_id = $2, \
+                     deprovision = $3, deactivated_memberships = $4 WHERE id = $5",
                     &[
                         policy.group_creation.as_str().into(),
                         sub.map(SubaccountId::as_str).into(),
+                        policy.deprovision.as_str().into(),
+                        policy.deactivated_memberships.as_str().into(),
                         tenant.as_str().into(),
                     ],
                 )

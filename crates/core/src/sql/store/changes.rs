@@ -263,7 +263,8 @@ impl SqlStore {
             &user.tenant_id,
             "user.created",
             user.id.as_str(),
-            json!({"userName": user.attrs.user_name, "version": user.stamp.version}),
+            json!({"userName": user.attrs.user_name, "version": user.stamp.version,
+                   "active": user.attrs.active}),
         )
         .await
     }
@@ -293,24 +294,36 @@ impl SqlStore {
         mut attrs: UserAttributes,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        let version = bump(tx, Resource::User, tenant, id.as_str(), expected_version).await? + 1;
-        let stored = query(
+        let (stored_phone, was_active) = query(
             tx,
-            "SELECT phone, phone_type FROM users WHERE id = $1",
-            &[id.as_str().into()],
+            "SELECT phone, phone_type, active FROM users WHERE id = $1 AND tenant_id = $2",
+            &[id.as_str().into(), tenant.as_str().into()],
             |r| {
-                Ok(r.opt_text("phone")?.map(|value| Phone {
+                let phone = r.opt_text("phone")?.map(|value| Phone {
                     value,
                     kind: r.opt_text("phone_type").ok().flatten(),
-                }))
+                });
+                Ok((phone, r.opt_flag("active")?))
             },
         )
         .await?
-        .into_iter()
-        .next()
-        .flatten();
+        .pop()
+        .ok_or(CoreError::NotFound("user"))?;
+        // Unassigned (`None`) is not deactivated.
+        let deactivated = was_active != Some(false) && attrs.active == Some(false);
+        let reactivated = was_active == Some(false) && attrs.active != Some(false);
+        let leaving = if deactivated && Self::drops_memberships(tx, tenant).await? {
+            Some(Self::lock_groups_of(tx, tenant, id).await?)
+        } else {
+            None
+        };
+        let version = bump(tx, Resource::User, tenant, id.as_str(), expected_version).await? + 1;
+        let dropped = match leaving {
+            Some(locked) => Self::drop_memberships(tx, id, &locked).await?,
+            None => Vec::new(),
+        };
         attrs.phone =
-            rules::phone_after_change(stored, attrs.phone).map_err(CoreError::Rejected)?;
+            rules::phone_after_change(stored_phone, attrs.phone).map_err(CoreError::Rejected)?;
         let sets = USER_ATTR_COLUMNS
             .iter()
             .enumerate()
@@ -323,15 +336,42 @@ impl SqlStore {
         execute(tx, &sql, &params)
             .await
             .map_err(|e| user_name_clash(e, &attrs.user_name))?;
+        let user_name = &attrs.user_name;
         record(
             tx,
             tenant,
             "user.updated",
             id.as_str(),
-            json!({"userName": attrs.user_name, "version": version}),
+            json!({"userName": user_name, "version": version, "active": attrs.active}),
         )
         .await?;
+        let how = crate::origin::current().map(|o| o.method);
+        if deactivated {
+            let sessions = Self::revoke_sessions(tx, id).await?;
+            let data = json!({"userName": user_name, "groups": dropped, "sessionsRevoked": sessions,
+                              "how": how, "outcome": "deactivated", "version": version});
+            record(tx, tenant, "user.deprovisioned", id.as_str(), data).await?;
+            Self::record_revoked(tx, tenant, id, sessions).await?;
+        }
+        if reactivated {
+            let data = json!({"userName": user_name, "how": how, "version": version});
+            record(tx, tenant, "user.reactivated", id.as_str(), data).await?;
+        }
         Ok(())
+    }
+
+    /// Whether the tenant's policy drops a deactivated user's memberships.
+    async fn drops_memberships(tx: &mut Tx, tenant: &TenantId) -> Result<bool> {
+        let policy = query(
+            tx,
+            "SELECT deactivated_memberships FROM tenants WHERE id = $1",
+            &[tenant.as_str().into()],
+            |r| r.text("deactivated_memberships"),
+        )
+        .await?
+        .pop()
+        .ok_or(CoreError::NotFound("tenant"))?;
+        Ok(DeactivatedMemberships::parse(&policy) == Some(DeactivatedMemberships::Drop))
     }
 
     pub(super) async fn deprovision_user_once(
@@ -356,37 +396,10 @@ impl SqlStore {
         id: &UserId,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        // Rows are locked groups first, then users, in every transaction
-        // that takes both (a group change bumps its group, then its
-        // members): so the user's groups are bumped before the user.
-        let groups = query(
-            tx,
-            "SELECT group_id FROM memberships WHERE user_id = $1 AND tenant_id = $2",
-            &[id.as_str().into(), tenant.as_str().into()],
-            |r| r.text("group_id"),
-        )
-        .await?;
-        Self::touch(tx, Resource::Group, &groups).await?;
+        let locked = Self::lock_groups_of(tx, tenant, id).await?;
         bump(tx, Resource::User, tenant, id.as_str(), expected_version).await?;
-        let gone = query(
-            tx,
-            "DELETE FROM memberships WHERE user_id = $1 RETURNING group_id",
-            &[id.as_str().into()],
-            |r| r.text("group_id"),
-        )
-        .await?;
-        // A membership that appeared in between (PostgreSQL).
-        let seen: HashSet<&String> = groups.iter().collect();
-        let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
-        Self::touch(tx, Resource::Group, &late).await?;
-        Self::one_member_less(tx, &gone).await?;
-        let groups = gone;
-        let sessions = execute(
-            tx,
-            "DELETE FROM sessions WHERE user_id = $1",
-            &[id.as_str().into()],
-        )
-        .await?;
+        let groups = Self::drop_memberships(tx, id, &locked).await?;
+        let sessions = Self::revoke_sessions(tx, id).await?;
         let user_name = query(
             tx,
             "DELETE FROM users WHERE id = $1 RETURNING user_name",
@@ -405,20 +418,75 @@ impl SqlStore {
             "user.deprovisioned",
             id.as_str(),
             json!({"userName": user_name, "groups": groups, "sessionsRevoked": sessions,
-                   "how": how}),
+                   "how": how, "outcome": "deleted"}),
         )
         .await?;
-        if sessions > 0 {
-            record(
-                tx,
-                tenant,
-                "sessions.revoked",
-                id.as_str(),
-                json!({"userId": id, "sessions": sessions, "reason": "user.deprovisioned"}),
-            )
-            .await?;
+        Self::record_revoked(tx, tenant, id, sessions).await
+    }
+
+    /// The groups of a user that is about to leave them all, bumped: rows
+    /// are locked groups first, then users, in every transaction that takes
+    /// both (a group change bumps its group, then its members), so the
+    /// caller bumps the user after this and before [`Self::drop_memberships`].
+    async fn lock_groups_of(tx: &mut Tx, tenant: &TenantId, id: &UserId) -> Result<Vec<String>> {
+        let groups = query(
+            tx,
+            "SELECT group_id FROM memberships WHERE user_id = $1 AND tenant_id = $2",
+            &[id.as_str().into(), tenant.as_str().into()],
+            |r| r.text("group_id"),
+        )
+        .await?;
+        Self::touch(tx, Resource::Group, &groups).await?;
+        Ok(groups)
+    }
+
+    /// Takes a user, already bumped, out of all its groups; returns the
+    /// groups it left. `locked`: its groups as [`Self::lock_groups_of`]
+    /// found them.
+    async fn drop_memberships(tx: &mut Tx, id: &UserId, locked: &[String]) -> Result<Vec<String>> {
+        let gone = query(
+            tx,
+            "DELETE FROM memberships WHERE user_id = $1 RETURNING group_id",
+            &[id.as_str().into()],
+            |r| r.text("group_id"),
+        )
+        .await?;
+        // A membership that appeared in between (PostgreSQL).
+        let seen: HashSet<&String> = locked.iter().collect();
+        let late: Vec<String> = gone.iter().filter(|g| !seen.contains(g)).cloned().collect();
+        Self::touch(tx, Resource::Group, &late).await?;
+        Self::one_member_less(tx, &gone).await?;
+        Ok(gone)
+    }
+
+    /// Ends all of a user's sessions; returns how many there were.
+    async fn revoke_sessions(tx: &mut Tx, id: &UserId) -> Result<u64> {
+        Ok(execute(
+            tx,
+            "DELETE FROM sessions WHERE user_id = $1",
+            &[id.as_str().into()],
+        )
+        .await?)
+    }
+
+    /// The `sessions.revoked` event of a deprovisioning, if any ended.
+    async fn record_revoked(
+        tx: &mut Tx,
+        tenant: &TenantId,
+        id: &UserId,
+        sessions: u64,
+    ) -> Result<()> {
+        if sessions == 0 {
+            return Ok(());
         }
-        Ok(())
+        record(
+            tx,
+            tenant,
+            "sessions.revoked",
+            id.as_str(),
+            json!({"userId": id, "sessions": sessions, "reason": "user.deprovisioned"}),
+        )
+        .await
     }
 
     pub(super) async fn change_group_scim_once(

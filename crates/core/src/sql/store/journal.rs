@@ -12,15 +12,23 @@ impl Sessions for SqlStore {
         self.transact(None, move |tx| {
             Box::pin(async move {
                 let user = &user;
-                let tenant = query(
+                let (tenant, active) = query(
                     tx,
-                    "SELECT tenant_id FROM users WHERE id = $1",
+                    "SELECT tenant_id, active FROM users WHERE id = $1",
                     &[user.as_str().into()],
-                    |r| r.text("tenant_id"),
+                    |r| Ok((r.text("tenant_id")?, r.opt_flag("active")?)),
                 )
                 .await?
                 .pop()
                 .ok_or(CoreError::NotFound("user"))?;
+                if active == Some(false) {
+                    return Err(CoreError::Rejected(ScimError::new(
+                        403,
+                        None,
+                        "this user is deactivated: its identity provider set active to false, \
+                         so it cannot begin a session until it is re-activated",
+                    )));
+                }
                 let token = rules::generate_secret("sess_");
                 let created = now();
                 let session = Session {

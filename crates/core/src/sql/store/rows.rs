@@ -9,11 +9,11 @@ pub(super) fn lower(s: &Option<String>) -> Option<String> {
 
 pub(super) const USER_COLUMNS: &str = "r.id, r.tenant_id, r.user_name, r.display_name, r.name_formatted, \
      r.name_family, r.name_given, r.name_middle, r.name_prefix, r.name_suffix, r.title, r.phone, \
-     r.phone_type, r.external_id, r.created, r.last_modified, r.version";
+     r.phone_type, r.external_id, r.active, r.created, r.last_modified, r.version";
 
 /// The user columns a client's attributes set, in the order
 /// [`user_attr_params`] gives their values.
-pub(super) const USER_ATTR_COLUMNS: [&str; 21] = [
+pub(super) const USER_ATTR_COLUMNS: [&str; 22] = [
     "user_name",
     "user_name_ci",
     "display_name",
@@ -35,6 +35,7 @@ pub(super) const USER_ATTR_COLUMNS: [&str; 21] = [
     "phone",
     "phone_type",
     "external_id",
+    "active",
 ];
 
 pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLUMNS.len()] {
@@ -62,6 +63,7 @@ pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLU
         phone.map(|p| p.value.as_str()).into(),
         phone.and_then(|p| lower(&p.kind)).into(),
         a.external_id.as_deref().into(),
+        a.active.into(),
     ]
 }
 
@@ -103,6 +105,7 @@ pub(super) fn user_from_row(row: &impl Fields) -> Result<User> {
                 None => None,
             },
             external_id: row.opt_text("external_id")?,
+            active: row.opt_flag("active")?,
         },
         stamp: stamp(row)?,
     })
@@ -124,21 +127,30 @@ pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
 }
 
 /// The columns [`tenant_from_row`] reads.
-pub(super) const TENANT_COLUMNS: &str =
-    "id, name, region, created, group_creation, group_subaccount_id";
+pub(super) const TENANT_COLUMNS: &str = "id, name, region, created, group_creation, \
+     group_subaccount_id, deprovision, deactivated_memberships";
+
+/// A policy column, as the choice it names.
+fn choice<T>(row: &impl Fields, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let name = row.text(column)?;
+    parse(&name).ok_or_else(|| CoreError::Internal(format!("unknown {column} '{name}'").into()))
+}
 
 pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
-    let group_creation = row.text("group_creation")?;
     Ok(Tenant {
         id: id(row, "id")?,
         name: row.text("name")?,
         region: row.opt_text("region")?,
         created: row.int("created")?,
         policy: Policy {
-            group_creation: GroupCreation::parse(&group_creation).ok_or_else(|| {
-                CoreError::Internal(format!("unknown group_creation '{group_creation}'").into())
-            })?,
+            group_creation: choice(row, "group_creation", GroupCreation::parse)?,
             group_subaccount_id: row.opt_text("group_subaccount_id")?.map(SubaccountId::from),
+            deprovision: choice(row, "deprovision", Deprovision::parse)?,
+            deactivated_memberships: choice(
+                row,
+                "deactivated_memberships",
+                DeactivatedMemberships::parse,
+            )?,
         },
     })
 }
