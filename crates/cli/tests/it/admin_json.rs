@@ -106,7 +106,9 @@ async fn the_cli_prints_the_admin_apis_json() {
             );
         }
         // A policy set by the CLI is what the admin API reads, and lets the
-        // identity provider create groups at once in the process serving.
+        // identity provider create groups in the process serving (which
+        // has not read this tenant's policies yet; once read, it trusts
+        // them for TRUSTED_FOR, as below).
         let set = cli(
             url,
             &[
@@ -143,7 +145,8 @@ async fn the_cli_prints_the_admin_apis_json() {
         .await;
         assert_eq!(back["policy"]["groupCreation"], "scim", "{back}");
         assert_eq!(back["policy"]["groupSubaccountId"], Value::Null, "{back}");
-        // Deactivation instead of deletion, at once in the serving process.
+        // Deactivation instead of deletion: the serving process read the
+        // policies a moment ago, and follows the change within TRUSTED_FOR.
         let keeps = cli(
             url,
             &[
@@ -165,8 +168,17 @@ async fn the_cli_prints_the_admin_apis_json() {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": "kept@example.com", "displayName": "Kept", "active": false,
         });
-        let kept = server.scim(&setup.key).post("/Users", &user).await;
-        kept.expect(201);
+        let deadline = std::time::Instant::now() + 3 * scimitar_core::domain::TRUSTED_FOR;
+        loop {
+            let kept = server.scim(&setup.key).post("/Users", &user).await;
+            if kept.status == 201 || std::time::Instant::now() > deadline {
+                kept.expect(201);
+                break;
+            }
+            // Refused as by the old policy: nothing was created.
+            kept.expect(400);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         // camelCase and RFC 3339 times on both.
         let group = &admin(&server, &format!("/tenants/{t}/groups")).await[0];
         assert_eq!(

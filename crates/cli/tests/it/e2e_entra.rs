@@ -436,9 +436,9 @@ async fn cli_contract() {
         let at = revoked["revoked"].as_str().unwrap_or_default();
         assert!(scimitar_proto::datetime::parse(at).is_some(), "{revoked}");
         // Revoked by another process: the server trusts a key it has seen
-        // for at most KEY_TRUSTED_FOR more.
+        // for at most TRUSTED_FOR more.
         let deadline = std::time::Instant::now()
-            + scimitar_core::domain::KEY_TRUSTED_FOR
+            + scimitar_core::domain::TRUSTED_FOR
             + std::time::Duration::from_secs(2);
         let refused = loop {
             let reply = scim.get("/Users").await;

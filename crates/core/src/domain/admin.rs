@@ -11,8 +11,8 @@ use super::Service;
 use crate::error::{CoreError, Result};
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use crate::model::{
-    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, PolicyChange,
-    Subaccount, Tenant, timestamp,
+    ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, Policy,
+    PolicyChange, Subaccount, Tenant, timestamp,
 };
 
 /// Longest name, label or region an administrator may give, in characters.
@@ -153,7 +153,24 @@ impl Service {
         if policy == current.policy {
             return Ok(current);
         }
-        self.store.set_policy(tenant, &policy).await
+        let changed = self.store.set_policy(tenant, &policy).await;
+        self.policies.forget_all();
+        changed
+    }
+
+    /// A tenant's policies, as read less than [`super::TRUSTED_FOR`] ago (a
+    /// change through this process is seen at once): the requests that
+    /// follow them cost no read of the tenant.
+    pub async fn policy(&self, tenant: &TenantId) -> Result<Policy> {
+        let now = self.clock.now();
+        if let Some(policy) = self.policies.get(tenant, now) {
+            return Ok(policy);
+        }
+        let generation = self.policies.generation();
+        let policy = self.store.get_tenant(tenant).await?.policy;
+        self.policies
+            .remember(tenant.clone(), policy.clone(), now, generation);
+        Ok(policy)
     }
 
     /// A group of `tenant`.

@@ -18,7 +18,7 @@ impl Service {
     /// externalId and members, in one transaction. Otherwise 403, saying
     /// where groups are made.
     pub async fn create_group_scim(&self, tenant: &TenantId, input: GroupInput) -> Result<Group> {
-        let policy = self.store.get_tenant(tenant).await?.policy;
+        let policy = self.policy(tenant).await?;
         if policy.group_creation == GroupCreation::Admin {
             return Err(CoreError::Rejected(ScimError::new(
                 403,

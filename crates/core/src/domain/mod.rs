@@ -21,6 +21,7 @@
 mod admin;
 mod credentials;
 mod feed;
+mod fresh;
 mod groups;
 mod panel;
 mod sessions;
@@ -32,8 +33,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 
 pub use admin::{IssuedApiKey, MAX_NAME_CHARS, MAX_READ, UserList, UserSummary};
-pub use credentials::{Credential, KEY_TRUSTED_FOR};
+pub use credentials::Credential;
 pub use feed::{EVENT_TYPES, Feed, FeedQuery, MAX_FEED_PAGE, MAX_FEED_WAIT};
+pub use fresh::TRUSTED_FOR;
 pub use panel::{
     MAX_PANEL_PAGE, PANEL_IDLE, PANEL_LIFETIME, PORTAL_LINK_TTL, PortalLink, UserDetail,
 };
@@ -47,7 +49,8 @@ use scimitar_proto::resource::Meta;
 
 use crate::Store;
 use crate::error::{CoreError, Result};
-use crate::model::Stamp;
+use crate::ids::TenantId;
+use crate::model::{Policy, Stamp};
 
 /// How often a read-modify-write is retried when another writer got there
 /// first and the client did not ask for a specific version.
@@ -107,7 +110,10 @@ fn view_meta(stamp: &Stamp) -> Meta {
 pub struct Service {
     store: Arc<dyn Store>,
     clock: Clock,
-    trusted: Arc<credentials::TrustedKeys>,
+    /// Valid API keys by the hash of their secret.
+    trusted: Arc<fresh::Fresh<String, Credential>>,
+    /// Tenants' policies.
+    policies: Arc<fresh::Fresh<TenantId, Policy>>,
     outbound: OutboundPolicy,
 }
 
@@ -123,6 +129,7 @@ impl Service {
             store,
             clock,
             trusted: Arc::default(),
+            policies: Arc::default(),
             outbound: OutboundPolicy::default(),
         }
     }

@@ -138,6 +138,6 @@ impl Service {
 
     /// What `active: false` does in `tenant`.
     async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovision> {
-        Ok(self.store.get_tenant(tenant).await?.policy.deprovision)
+        Ok(self.policy(tenant).await?.deprovision)
     }
 }

@@ -2,7 +2,9 @@
 //! whoever asks for it.
 
 use scimitar_core::CoreError;
-use scimitar_core::domain::{Precondition, Service, Written};
+use scimitar_core::clock::Clock;
+use scimitar_core::domain::{Precondition, Service, TRUSTED_FOR, Written};
+use scimitar_core::model::{Deprovision, PolicyChange};
 use scimitar_core::testing::Backend;
 use scimitar_proto::patch::parse_patch;
 use scimitar_proto::resource::parse_user;
@@ -86,8 +88,40 @@ async fn rules(backend: &Backend) {
     ));
 }
 
+/// A policy is read once and trusted for `TRUSTED_FOR`: a change through
+/// the same service is followed at once, one through another (another
+/// process: the CLI, another `serve`) within that time.
+async fn policies_are_followed_at_once_here_and_soon_elsewhere(backend: &Backend) {
+    let clock = Clock::manual();
+    let here = Service::with_clock(backend.store.clone(), clock.clone());
+    let elsewhere = Service::with_clock(backend.store.clone(), clock.clone());
+    let tenant = here.store().create_tenant("Acme", None).await.unwrap().id;
+    let inactive = |n: u32| {
+        parse_user(&json!({"userName": format!("u{n}@example.com"), "displayName": "U",
+                           "active": false}))
+        .unwrap()
+        .value
+    };
+    assert!(elsewhere.create_user(&tenant, inactive(1)).await.is_err());
+    let keeps = PolicyChange {
+        deprovision: Some(Deprovision::Deactivate),
+        ..PolicyChange::default()
+    };
+    here.set_policy(&tenant, keeps).await.unwrap();
+    let user = here.create_user(&tenant, inactive(2)).await.unwrap();
+    assert_eq!(user.attrs.active, Some(false), "at once where it was changed");
+    assert!(
+        elsewhere.create_user(&tenant, inactive(3)).await.is_err(),
+        "elsewhere, the policy read a moment ago"
+    );
+    clock.advance(TRUSTED_FOR);
+    let user = elsewhere.create_user(&tenant, inactive(4)).await.unwrap();
+    assert_eq!(user.attrs.active, Some(false), "elsewhere, within TRUSTED_FOR");
+}
+
 async fn domain_rules(backend: Backend) {
     rules(&backend).await;
+    policies_are_followed_at_once_here_and_soon_elsewhere(&backend).await;
     backend.finish().await;
 }
 

@@ -44,9 +44,8 @@ async fn policy(state: &AppState, headers: &HeaderMap) -> Policy {
     match state.service().authenticate(secret).await {
         Ok(Some(credential)) => state
             .service()
-            .get_tenant(&credential.tenant)
+            .policy(&credential.tenant)
             .await
-            .map(|t| t.policy)
             .unwrap_or_default(),
         _ => Policy::default(),
     }

@@ -106,7 +106,7 @@ async fn revoked_key_is_401(app: &TestApp) {
 }
 
 /// A key revoked by another process (here: in the database directly) is
-/// trusted for at most `KEY_TRUSTED_FOR` more; the server's clock is a
+/// trusted for at most `TRUSTED_FOR` more; the server's clock is a
 /// manual one.
 async fn a_key_revoked_elsewhere_stops_working_within_a_second(app: &TestApp) {
     let (key, secret) = app
@@ -121,9 +121,7 @@ async fn a_key_revoked_elsewhere_stops_working_within_a_second(app: &TestApp) {
     assert_eq!(list(secret.clone()).await.status, 200);
     app.store.revoke_api_key(&key.id).await.unwrap();
     assert_eq!(list(secret.clone()).await.status, 200, "still trusted");
-    app.config
-        .clock
-        .advance(scimitar_core::domain::KEY_TRUSTED_FOR);
+    app.config.clock.advance(scimitar_core::domain::TRUSTED_FOR);
     assert_unauthorized(&list(secret.clone()).await);
     assert_unauthorized(&list(secret).await);
     assert_eq!(app.get(&app.scim("/Users")).await.status, 200);
