@@ -10,7 +10,7 @@ use scimitar_core::domain::{Service, event_seq};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, WebhookEndpointId};
 use scimitar_core::model::{
     DeactivatedMemberships, Deprovision, GroupAdminChange, GroupCreation, ListQuery, NewGroup,
-    PolicyChange,
+    PolicyChange, UserNameFormat,
 };
 use scimitar_proto::ScimError;
 use scimitar_proto::schema::USER;
@@ -47,6 +47,11 @@ pub enum TenantAction {
         /// `drop`.
         #[arg(long, value_parser = PossibleValuesParser::new(DeactivatedMemberships::NAMES))]
         deactivated_memberships: Option<String>,
+        /// What a userName is: `email` (an email address, which is the
+        /// user's email, as the guide says) or `any` (any string; emails
+        /// are the identity provider's).
+        #[arg(long, value_parser = PossibleValuesParser::new(UserNameFormat::NAMES))]
+        user_name_format: Option<String>,
     },
 }
 
@@ -258,6 +263,7 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
             group_subaccount,
             deprovision,
             deactivated_memberships,
+            user_name_format,
         } => {
             let group_subaccount_id = match group_subaccount.as_deref() {
                 None => None,
@@ -271,6 +277,7 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
                 deactivated_memberships: deactivated_memberships
                     .as_deref()
                     .and_then(DeactivatedMemberships::parse),
+                user_name_format: user_name_format.as_deref().and_then(UserNameFormat::parse),
             };
             json(service.set_policy(&tenant_id(&tenant)?, change).await)
         }

@@ -92,6 +92,8 @@ pub struct Policy {
     pub deprovision: Deprovision,
     /// What becomes of a deactivated user's memberships.
     pub deactivated_memberships: DeactivatedMemberships,
+    /// What a userName is.
+    pub user_name_format: UserNameFormat,
 }
 
 /// A policy's closed set of choices, each with its name in the database,
@@ -182,6 +184,27 @@ choices! {
     }
 }
 
+choices! {
+    /// What a userName is.
+    UserNameFormat {
+        /// An email address; `emails` is the userName (the guide's rule).
+        Email = "email",
+        /// Any non-empty string (an employee number, a login name);
+        /// `emails` is the client's, validated as an address.
+        Any = "any",
+    }
+}
+
+impl UserNameFormat {
+    /// How the tenant's users are parsed, rendered and described.
+    pub fn users(self) -> &'static scimitar_proto::schema::ResourceType {
+        match self {
+            UserNameFormat::Email => &scimitar_proto::schema::USER,
+            UserNameFormat::Any => &scimitar_proto::schema::USER_ANY_NAME,
+        }
+    }
+}
+
 /// A change of a tenant's policies; `None` keeps a policy as it is.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyChange {
@@ -193,6 +216,8 @@ pub struct PolicyChange {
     pub deprovision: Option<Deprovision>,
     /// What becomes of a deactivated user's memberships.
     pub deactivated_memberships: Option<DeactivatedMemberships>,
+    /// What a userName is.
+    pub user_name_format: Option<UserNameFormat>,
 }
 
 /// A node in a tenant's tree of subaccounts; groups may belong to one.

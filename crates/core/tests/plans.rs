@@ -228,6 +228,7 @@ async fn workload(service: &Service) {
     for f in [
         "userName eq \"U1@X.example\"",
         "externalId eq \"ext-3\"",
+        "emails.value eq \"u2@x.example\"",
         "id eq \"00000000-0000-4000-8000-000000000000\"",
     ] {
         store

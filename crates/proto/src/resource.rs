@@ -133,10 +133,37 @@ pub struct UserAttributes {
     pub phone: Option<Phone>,
     /// The identifier the client gave the user, kept exactly as sent.
     pub external_id: Option<String>,
+    /// The one email address kept: the userName itself where userNames
+    /// are email addresses (the default policy, [`schema::USER`]), the
+    /// client's where they may be anything ([`schema::USER_ANY_NAME`]).
+    pub email: Option<Email>,
     /// `active`; `None` when the body did not have it (unassigned). What
     /// `false` does, and what an unassigned value becomes, is the tenant's
     /// deprovisioning policy: the server decides.
     pub active: Option<bool>,
+}
+
+/// An email address of a user, as `emails` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// The address.
+    pub value: String,
+    /// Its label (`work`, `home`), lower-cased when it is a canonical one.
+    pub kind: Option<String>,
+    /// Whether the client marked it primary; `None` when it did not say.
+    pub primary: Option<bool>,
+}
+
+impl Email {
+    /// The address a userName that is an email address stands for: the
+    /// primary work address.
+    pub fn of_user_name(user_name: &str) -> Self {
+        Email {
+            value: user_name.to_owned(),
+            kind: Some("work".to_owned()),
+            primary: Some(true),
+        }
+    }
 }
 
 /// A parsed group body.
@@ -165,14 +192,31 @@ pub struct Parsed<T> {
     pub ignored: Vec<String>,
 }
 
-/// Parses a user body (RFC 7643 §4.1) into what the server stores.
+/// Parses a user body (RFC 7643 §4.1) into what the server stores, where
+/// userNames are email addresses (the default policy).
 pub fn parse_user(body: &Value) -> Result<Parsed<UserAttributes>, ScimError> {
-    let mut fields = Fields::collect(&schema::USER, body)?;
+    parse_user_as(&schema::USER, body)
+}
+
+/// Parses a user body as `rt` says users are: [`schema::USER`] (userName
+/// an email address, `emails` derived from it and ignored when sent) or
+/// [`schema::USER_ANY_NAME`] (any userName, `emails` the client's).
+pub fn parse_user_as(
+    rt: &'static ResourceType,
+    body: &Value,
+) -> Result<Parsed<UserAttributes>, ScimError> {
+    let mut fields = Fields::collect(rt, body)?;
     let user_name = match fields.string("userName")? {
         Some(u) => u,
         None => return Err(ScimError::invalid_value("userName is required")),
     };
-    validate_email(&user_name)?;
+    let email = if emails_derived(rt) {
+        validate_email(&user_name)?;
+        Some(Email::of_user_name(&user_name))
+    } else {
+        validate_any_user_name(&user_name)?;
+        fields.email()?
+    };
     let name = fields.name()?;
     let display_name = match fields.string("displayName")? {
         Some(d) => d,
@@ -203,6 +247,7 @@ pub fn parse_user(body: &Value) -> Result<Parsed<UserAttributes>, ScimError> {
             title,
             phone,
             external_id,
+            email,
             active,
         },
         ignored: fields.ignored,
@@ -274,50 +319,66 @@ pub(crate) fn too_many_members(count: usize) -> ScimError {
     ))
 }
 
-/// Validates a userName as an email address: pragmatic, not RFC 5322. One
-/// `@`, a non-empty local part of at most 64 characters, a dotted domain,
-/// no whitespace, no control characters and none of the characters that
-/// only quoted local parts may contain.
+/// Validates a userName as an email address (see [`address_problem`]).
 pub fn validate_email(user_name: &str) -> Result<(), ScimError> {
-    let bad = |why: &str| {
-        ScimError::invalid_value(format!(
+    match address_problem(user_name) {
+        None => Ok(()),
+        Some(why) => Err(ScimError::invalid_value(format!(
             "userName {} is not an email address ({why}); map userName to an email address",
             quote(user_name)
-        ))
-    };
-    if user_name.chars().count() > MAX_USER_NAME_CHARS {
-        return Err(bad("longer than 254 characters"));
+        ))),
     }
-    if user_name
+}
+
+/// Validates a userName that may be any string: at most
+/// [`MAX_USER_NAME_CHARS`] characters (blank and control characters are
+/// refused where every string is read).
+fn validate_any_user_name(user_name: &str) -> Result<(), ScimError> {
+    if user_name.chars().count() > MAX_USER_NAME_CHARS {
+        return Err(ScimError::invalid_value(format!(
+            "userName {} is longer than {MAX_USER_NAME_CHARS} characters",
+            quote(user_name)
+        )));
+    }
+    Ok(())
+}
+
+/// Why `address` is not an email address, if it is not one: pragmatic, not
+/// RFC 5322. One `@`, a non-empty local part of at most 64 characters, a
+/// dotted domain, no whitespace, no control characters and none of the
+/// characters that only quoted local parts may contain.
+fn address_problem(address: &str) -> Option<&'static str> {
+    if address.chars().count() > MAX_USER_NAME_CHARS {
+        return Some("longer than 254 characters");
+    }
+    if address
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
     {
-        return Err(bad(
-            "contains a space or a character not allowed in addresses",
-        ));
+        return Some("contains a space or a character not allowed in addresses");
     }
-    let Some((local, domain)) = user_name.split_once('@') else {
-        return Err(bad("no @"));
+    let Some((local, domain)) = address.split_once('@') else {
+        return Some("no @");
     };
     if domain.contains('@') {
-        return Err(bad("more than one @"));
+        return Some("more than one @");
     }
     if local.is_empty() || local.chars().count() > 64 {
-        return Err(bad("the part before @ must have 1 to 64 characters"));
+        return Some("the part before @ must have 1 to 64 characters");
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-        return Err(bad("misplaced dot before @"));
+        return Some("misplaced dot before @");
     }
     if !domain.contains('.') {
-        return Err(bad("the domain has no dot"));
+        return Some("the domain has no dot");
     }
     let labels_ok = domain
         .split('.')
         .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
     if !labels_ok {
-        return Err(bad("the domain is malformed"));
+        return Some("the domain is malformed");
     }
-    Ok(())
+    None
 }
 
 /// Normalises a phone number to E.164: spaces, dashes, dots and parentheses
@@ -421,10 +482,17 @@ pub fn render_user(
     if let Some(active) = attrs.active {
         out.insert("active".into(), json!(active));
     }
-    out.insert(
-        "emails".into(),
-        json!([{"value": attrs.user_name, "type": "work", "primary": true}]),
-    );
+    if let Some(email) = &attrs.email {
+        let mut one = Map::new();
+        one.insert("value".into(), json!(email.value));
+        if let Some(kind) = &email.kind {
+            one.insert("type".into(), json!(kind));
+        }
+        if let Some(primary) = email.primary {
+            one.insert("primary".into(), json!(primary));
+        }
+        out.insert("emails".into(), json!([one]));
+    }
     if let Some(p) = &attrs.phone {
         out.insert(
             "phoneNumbers".into(),
@@ -495,6 +563,7 @@ pub fn render_group(
 /// names, URN prefixes and the core-URN wrapper object unfolded, dotted
 /// sub-attribute keys folded into their parent.
 struct Fields {
+    rt: &'static ResourceType,
     values: Vec<(&'static Attribute, Value)>,
     ignored: Vec<String>,
 }
@@ -508,6 +577,7 @@ impl Fields {
             )));
         };
         let mut fields = Fields {
+            rt,
             values: Vec::new(),
             ignored: Vec::new(),
         };
@@ -704,7 +774,7 @@ impl Fields {
             Some(t) => {
                 let t = expect_string("phoneNumbers.type", t)?.trim();
                 check_string("phoneNumbers.type", t, MAX_STRING_CHARS)?;
-                canonical_label(t, "phoneNumbers")
+                canonical_label(self.rt, t, "phoneNumbers")
             }
             None => None,
         };
@@ -725,15 +795,122 @@ impl Fields {
         }
         Ok(Some(Phone { value, kind }))
     }
+
+    /// The one address kept of `emails`: the primary one, else the first.
+    /// The others are noted as ignored.
+    fn email(&mut self) -> Result<Option<Email>, ScimError> {
+        let Some(v) = self.take("emails") else {
+            return Ok(None);
+        };
+        let list: Vec<&Value> = match &v {
+            Value::Array(items) => items.iter().filter(|i| !i.is_null()).collect(),
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "emails must be an array, got {}",
+                    type_name(other)
+                )));
+            }
+        };
+        if list.len() > MAX_VALUES {
+            return Err(ScimError::invalid_value(format!(
+                "emails has {} entries; at most {MAX_VALUES} are accepted (one is kept)",
+                list.len()
+            )));
+        }
+        let mut chosen = None;
+        for (i, item) in list.iter().enumerate() {
+            let Some(object) = item.as_object() else {
+                return Err(ScimError::invalid_value(format!(
+                    "emails[{i}] must be an object such as {{\"value\": \"ann@example.com\", \
+                     \"type\": \"work\"}}, got {}",
+                    type_name(item)
+                )));
+            };
+            let primary = match present(get_ci(object, "primary")) {
+                None => None,
+                Some(p) => Some(dialect::coerce_bool(p).ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "emails.primary must be true or false, got {}",
+                        describe(p)
+                    ))
+                })?),
+            };
+            let better = match chosen {
+                None => true,
+                Some((_, _, kept)) => kept != Some(true) && primary == Some(true),
+            };
+            if better {
+                chosen = Some((i, object, primary));
+            }
+        }
+        let Some((index, object, primary)) = chosen else {
+            return Ok(None);
+        };
+        for i in (0..list.len()).filter(|i| *i != index) {
+            note(&mut self.ignored, format!("emails[{i}]"));
+        }
+        self.email_entry(object, primary).map(Some)
+    }
+
+    /// The address kept, from its entry in `emails`.
+    fn email_entry(
+        &mut self,
+        object: &Map<String, Value>,
+        primary: Option<bool>,
+    ) -> Result<Email, ScimError> {
+        let value = match present(get_ci(object, "value")) {
+            Some(v) => expect_string("emails.value", v)?.trim(),
+            None => {
+                return Err(ScimError::invalid_value(
+                    "emails has an entry without value",
+                ));
+            }
+        };
+        check_string("emails.value", value, MAX_STRING_CHARS)?;
+        if let Some(why) = address_problem(value) {
+            return Err(ScimError::invalid_value(format!(
+                "emails.value {} is not an email address ({why})",
+                quote(value)
+            )));
+        }
+        let kind = match present(get_ci(object, "type")) {
+            Some(t) => {
+                let t = expect_string("emails.type", t)?.trim();
+                check_string("emails.type", t, MAX_STRING_CHARS)?;
+                canonical_label(self.rt, t, "emails")
+            }
+            None => None,
+        };
+        for key in object.keys() {
+            if !["value", "type", "primary", "display"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+            {
+                note(&mut self.ignored, format!("emails.{key}"));
+            }
+        }
+        Ok(Email {
+            value: value.to_owned(),
+            kind,
+            primary,
+        })
+    }
+}
+
+/// Whether `rt`'s users have `emails` derived from their userName (it is
+/// read-only there).
+fn emails_derived(rt: &ResourceType) -> bool {
+    rt.resolve("emails")
+        .is_some_and(|e| e.attr.mutability == Mutability::ReadOnly)
 }
 
 /// A `type` label in canonical case when it is one of the schema's
 /// canonical values (`Work` → `work`); other labels are kept as sent.
-fn canonical_label(label: &str, attr: &str) -> Option<String> {
+fn canonical_label(rt: &ResourceType, label: &str, attr: &str) -> Option<String> {
     if label.is_empty() {
         return None;
     }
-    let canonical = schema::find(schema::USER_SCHEMA.attributes, attr)
+    let canonical = schema::find(rt.schema.attributes, attr)
         .and_then(|a| a.sub_attribute("type"))
         .and_then(|t| {
             t.canonical_values

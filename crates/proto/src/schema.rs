@@ -216,151 +216,229 @@ pub static COMMON_ATTRIBUTES: &[Attribute] = &[
     },
 ];
 
-/// The core User schema (RFC 7643 §4.1), as far as scimitar supports it.
+/// `userName` where it is an email address (the default policy).
+const USER_NAME_EMAIL: Attribute = Attribute {
+    name: "userName",
+    description: "Unique identifier for the user: an email address, unique across the \
+                  whole service, compared case-insensitively.",
+    required: true,
+    uniqueness: Uniqueness::Global,
+    ..BASE
+};
+
+/// `userName` where it may be any string (`userNameFormat: any`).
+const USER_NAME_ANY: Attribute = Attribute {
+    name: "userName",
+    description: "Unique identifier for the user: any non-empty string (an employee \
+                  number, a login name), unique across the whole service, compared \
+                  case-insensitively.",
+    required: true,
+    uniqueness: Uniqueness::Global,
+    ..BASE
+};
+
+const NAME: Attribute = Attribute {
+    name: "name",
+    ty: AttributeType::Complex,
+    description: "The components of the user's real name.",
+    sub_attributes: &[
+        string("formatted", "The full name, formatted for display."),
+        string("familyName", "The family name."),
+        string("givenName", "The given name."),
+        string("middleName", "The middle name(s)."),
+        string("honorificPrefix", "Honorific prefix, e.g. 'Ms.'."),
+        string("honorificSuffix", "Honorific suffix, e.g. 'III'."),
+    ],
+    ..BASE
+};
+
+const DISPLAY_NAME: Attribute = Attribute {
+    name: "displayName",
+    description: "The name of the user, suitable for display. Derived from 'name' \
+                  when a client sends none.",
+    required: true,
+    ..BASE
+};
+
+const TITLE: Attribute = string("title", "The user's title, such as 'Vice President'.");
+
+const ACTIVE: Attribute = Attribute {
+    name: "active",
+    ty: AttributeType::Boolean,
+    description: "Always true for a stored user: setting it to false deprovisions \
+                  (deletes) the user.",
+    ..BASE
+};
+
+/// `emails` derived from the userName (the default policy).
+const EMAILS_DERIVED: Attribute = Attribute {
+    name: "emails",
+    ty: AttributeType::Complex,
+    multi_valued: true,
+    description: "Assigned by the service: always exactly the userName as the primary \
+                  work email. Values sent by clients are ignored.",
+    mutability: Mutability::ReadOnly,
+    sub_attributes: &[
+        Attribute {
+            name: "value",
+            description: "Email address.",
+            mutability: Mutability::ReadOnly,
+            ..BASE
+        },
+        Attribute {
+            name: "type",
+            description: "Always 'work'.",
+            mutability: Mutability::ReadOnly,
+            canonical_values: &["work"],
+            ..BASE
+        },
+        Attribute {
+            name: "primary",
+            ty: AttributeType::Boolean,
+            description: "Always true.",
+            mutability: Mutability::ReadOnly,
+            ..BASE
+        },
+    ],
+    ..BASE
+};
+
+/// `emails` as the client sends them (`userNameFormat: any`).
+const EMAILS_KEPT: Attribute = Attribute {
+    name: "emails",
+    ty: AttributeType::Complex,
+    multi_valued: true,
+    description: "The user's email address, as the client sends it: one address is kept \
+                  (the primary one, else the first), validated as an address.",
+    sub_attributes: &[
+        Attribute {
+            name: "value",
+            description: "Email address.",
+            ..BASE
+        },
+        Attribute {
+            name: "type",
+            description: "Label of the address.",
+            canonical_values: &["work", "home", "other"],
+            ..BASE
+        },
+        Attribute {
+            name: "primary",
+            ty: AttributeType::Boolean,
+            description: "Whether this is the primary address.",
+            ..BASE
+        },
+    ],
+    ..BASE
+};
+
+const PHONE_NUMBERS: Attribute = Attribute {
+    name: "phoneNumbers",
+    ty: AttributeType::Complex,
+    multi_valued: true,
+    description: "At most one phone number in E.164 form. Set at creation; a \
+                  different value afterwards is refused.",
+    mutability: Mutability::Immutable,
+    sub_attributes: &[
+        Attribute {
+            name: "value",
+            description: "Phone number in E.164 form, e.g. +46701234567.",
+            mutability: Mutability::Immutable,
+            ..BASE
+        },
+        Attribute {
+            name: "type",
+            description: "Label of the number.",
+            mutability: Mutability::Immutable,
+            canonical_values: &["work", "mobile", "home", "fax", "pager", "other"],
+            ..BASE
+        },
+        Attribute {
+            name: "primary",
+            ty: AttributeType::Boolean,
+            description: "Whether this is the primary number.",
+            mutability: Mutability::Immutable,
+            ..BASE
+        },
+    ],
+    ..BASE
+};
+
+const GROUPS: Attribute = Attribute {
+    name: "groups",
+    ty: AttributeType::Complex,
+    multi_valued: true,
+    description: "The groups the user belongs to. Changed through the Group resource.",
+    mutability: Mutability::ReadOnly,
+    sub_attributes: &[
+        Attribute {
+            name: "value",
+            description: "The group's id.",
+            case_exact: true,
+            mutability: Mutability::ReadOnly,
+            ..BASE
+        },
+        Attribute {
+            name: "$ref",
+            ty: AttributeType::Reference,
+            description: "The group's URI.",
+            case_exact: true,
+            mutability: Mutability::ReadOnly,
+            reference_types: &["Group"],
+            ..BASE
+        },
+        Attribute {
+            name: "display",
+            description: "The group's displayName.",
+            mutability: Mutability::ReadOnly,
+            ..BASE
+        },
+        Attribute {
+            name: "type",
+            description: "Always 'direct'.",
+            mutability: Mutability::ReadOnly,
+            canonical_values: &["direct"],
+            ..BASE
+        },
+    ],
+    ..BASE
+};
+
+/// The User schema's attributes, with the userName and emails of one
+/// policy.
+const fn user_attributes(user_name: Attribute, emails: Attribute) -> [Attribute; 8] {
+    [
+        user_name,
+        NAME,
+        DISPLAY_NAME,
+        TITLE,
+        ACTIVE,
+        emails,
+        PHONE_NUMBERS,
+        GROUPS,
+    ]
+}
+
+static USER_ATTRIBUTES: [Attribute; 8] = user_attributes(USER_NAME_EMAIL, EMAILS_DERIVED);
+static USER_ANY_NAME_ATTRIBUTES: [Attribute; 8] = user_attributes(USER_NAME_ANY, EMAILS_KEPT);
+
+/// The core User schema (RFC 7643 §4.1), as far as scimitar supports it:
+/// userName is an email address and emails derive from it (the default
+/// policy).
 pub static USER_SCHEMA: Schema = Schema {
     id: USER_SCHEMA_URN,
     name: "User",
     description: "User Account",
-    attributes: &[
-        Attribute {
-            name: "userName",
-            description: "Unique identifier for the user: an email address, unique across the \
-                          whole service, compared case-insensitively.",
-            required: true,
-            uniqueness: Uniqueness::Global,
-            ..BASE
-        },
-        Attribute {
-            name: "name",
-            ty: AttributeType::Complex,
-            description: "The components of the user's real name.",
-            sub_attributes: &[
-                string("formatted", "The full name, formatted for display."),
-                string("familyName", "The family name."),
-                string("givenName", "The given name."),
-                string("middleName", "The middle name(s)."),
-                string("honorificPrefix", "Honorific prefix, e.g. 'Ms.'."),
-                string("honorificSuffix", "Honorific suffix, e.g. 'III'."),
-            ],
-            ..BASE
-        },
-        Attribute {
-            name: "displayName",
-            description: "The name of the user, suitable for display. Derived from 'name' \
-                          when a client sends none.",
-            required: true,
-            ..BASE
-        },
-        string("title", "The user's title, such as 'Vice President'."),
-        Attribute {
-            name: "active",
-            ty: AttributeType::Boolean,
-            description: "Always true for a stored user: setting it to false deprovisions \
-                          (deletes) the user.",
-            ..BASE
-        },
-        Attribute {
-            name: "emails",
-            ty: AttributeType::Complex,
-            multi_valued: true,
-            description: "Assigned by the service: always exactly the userName as the primary \
-                          work email. Values sent by clients are ignored.",
-            mutability: Mutability::ReadOnly,
-            sub_attributes: &[
-                Attribute {
-                    name: "value",
-                    description: "Email address.",
-                    mutability: Mutability::ReadOnly,
-                    ..BASE
-                },
-                Attribute {
-                    name: "type",
-                    description: "Always 'work'.",
-                    mutability: Mutability::ReadOnly,
-                    canonical_values: &["work"],
-                    ..BASE
-                },
-                Attribute {
-                    name: "primary",
-                    ty: AttributeType::Boolean,
-                    description: "Always true.",
-                    mutability: Mutability::ReadOnly,
-                    ..BASE
-                },
-            ],
-            ..BASE
-        },
-        Attribute {
-            name: "phoneNumbers",
-            ty: AttributeType::Complex,
-            multi_valued: true,
-            description: "At most one phone number in E.164 form. Set at creation; a \
-                          different value afterwards is refused.",
-            mutability: Mutability::Immutable,
-            sub_attributes: &[
-                Attribute {
-                    name: "value",
-                    description: "Phone number in E.164 form, e.g. +46701234567.",
-                    mutability: Mutability::Immutable,
-                    ..BASE
-                },
-                Attribute {
-                    name: "type",
-                    description: "Label of the number.",
-                    mutability: Mutability::Immutable,
-                    canonical_values: &["work", "mobile", "home", "fax", "pager", "other"],
-                    ..BASE
-                },
-                Attribute {
-                    name: "primary",
-                    ty: AttributeType::Boolean,
-                    description: "Whether this is the primary number.",
-                    mutability: Mutability::Immutable,
-                    ..BASE
-                },
-            ],
-            ..BASE
-        },
-        Attribute {
-            name: "groups",
-            ty: AttributeType::Complex,
-            multi_valued: true,
-            description: "The groups the user belongs to. Changed through the Group resource.",
-            mutability: Mutability::ReadOnly,
-            sub_attributes: &[
-                Attribute {
-                    name: "value",
-                    description: "The group's id.",
-                    case_exact: true,
-                    mutability: Mutability::ReadOnly,
-                    ..BASE
-                },
-                Attribute {
-                    name: "$ref",
-                    ty: AttributeType::Reference,
-                    description: "The group's URI.",
-                    case_exact: true,
-                    mutability: Mutability::ReadOnly,
-                    reference_types: &["Group"],
-                    ..BASE
-                },
-                Attribute {
-                    name: "display",
-                    description: "The group's displayName.",
-                    mutability: Mutability::ReadOnly,
-                    ..BASE
-                },
-                Attribute {
-                    name: "type",
-                    description: "Always 'direct'.",
-                    mutability: Mutability::ReadOnly,
-                    canonical_values: &["direct"],
-                    ..BASE
-                },
-            ],
-            ..BASE
-        },
-    ],
+    attributes: &USER_ATTRIBUTES,
+};
+
+/// The same where userName may be any string and emails are the client's
+/// (`userNameFormat: any`).
+pub static USER_ANY_NAME_SCHEMA: Schema = Schema {
+    id: USER_SCHEMA_URN,
+    name: "User",
+    description: "User Account",
+    attributes: &USER_ANY_NAME_ATTRIBUTES,
 };
 
 /// The enterprise User extension (RFC 7643 §4.3), recognised and ignored.
@@ -458,6 +536,18 @@ pub static USER: ResourceType = ResourceType {
     endpoint: "/Users",
     description: "User Account",
     schema: &USER_SCHEMA,
+    ignored_extensions: &[&ENTERPRISE_USER_SCHEMA],
+};
+
+/// The User resource type where userName may be any string
+/// (`userNameFormat: any`): the same endpoint, with
+/// [`USER_ANY_NAME_SCHEMA`].
+pub static USER_ANY_NAME: ResourceType = ResourceType {
+    id: "User",
+    name: "User",
+    endpoint: "/Users",
+    description: "User Account",
+    schema: &USER_ANY_NAME_SCHEMA,
     ignored_extensions: &[&ENTERPRISE_USER_SCHEMA],
 };
 

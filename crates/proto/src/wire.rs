@@ -213,21 +213,31 @@ fn resource_type_json(base: &str, rt: &ResourceType) -> Value {
 
 /// The schemas the service supports: the core schema of each resource type.
 /// Extensions that are accepted and ignored are deliberately not listed.
-fn supported_schemas() -> impl Iterator<Item = &'static schema::Schema> {
-    schema::RESOURCE_TYPES.iter().map(|rt| rt.schema)
+/// `users` says which User schema: [`schema::USER`]'s or
+/// [`schema::USER_ANY_NAME`]'s (the tenant's `userNameFormat`).
+fn supported_schemas(
+    users: &'static ResourceType,
+) -> impl Iterator<Item = &'static schema::Schema> {
+    schema::RESOURCE_TYPES.iter().map(move |rt| {
+        if rt.id == users.id {
+            users.schema
+        } else {
+            rt.schema
+        }
+    })
 }
 
 /// `/Schemas` as a list response.
-pub fn schemas(base: &str) -> Value {
-    let all: Vec<Value> = supported_schemas()
+pub fn schemas(base: &str, users: &'static ResourceType) -> Value {
+    let all: Vec<Value> = supported_schemas(users)
         .map(|s| s.to_json(&schema_location(base, s.id)))
         .collect();
     list_response(all.len() as u64, 1, all)
 }
 
 /// `/Schemas/{id}` (the schema URN), matched ignoring case.
-pub fn schema_by_id(base: &str, id: &str) -> Option<Value> {
-    supported_schemas()
+pub fn schema_by_id(base: &str, id: &str, users: &'static ResourceType) -> Option<Value> {
+    supported_schemas(users)
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| s.to_json(&schema_location(base, s.id)))
 }
@@ -415,7 +425,7 @@ mod tests {
         );
         assert!(resource_type_by_id("https://h", "Device").is_none());
 
-        let all = schemas("https://h/scim/v2");
+        let all = schemas("https://h/scim/v2", &schema::USER);
         assert_eq!(all["itemsPerPage"], 2);
         let ids: Vec<&str> = all["Resources"]
             .as_array()
@@ -424,11 +434,22 @@ mod tests {
             .map(|s| s["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, vec![schema::USER_SCHEMA_URN, schema::GROUP_SCHEMA_URN]);
-        let user = schema_by_id("https://h", "URN:ietf:params:scim:schemas:core:2.0:user").unwrap();
+        let user = schema_by_id(
+            "https://h",
+            "URN:ietf:params:scim:schemas:core:2.0:user",
+            &schema::USER,
+        )
+        .unwrap();
         assert_eq!(
             user["meta"]["location"],
             format!("https://h/Schemas/{}", schema::USER_SCHEMA_URN)
         );
-        assert!(schema_by_id("https://h", schema::ENTERPRISE_USER_URN).is_none());
+        assert!(schema_by_id("https://h", schema::ENTERPRISE_USER_URN, &schema::USER).is_none());
+        // Where userNames may be anything, the User schema says so.
+        let free = schema_by_id("https://h", schema::USER_SCHEMA_URN, &schema::USER_ANY_NAME);
+        let emails = &free.unwrap()["attributes"][5];
+        assert_eq!(emails["name"], "emails");
+        assert_eq!(emails["mutability"], "readWrite");
+        assert_eq!(user["attributes"][5]["mutability"], "readOnly");
     }
 }

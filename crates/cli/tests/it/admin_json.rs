@@ -106,9 +106,9 @@ async fn the_cli_prints_the_admin_apis_json() {
             );
         }
         // A policy set by the CLI is what the admin API reads, and lets the
-        // identity provider create groups in the process serving (which
-        // has not read this tenant's policies yet; once read, it trusts
-        // them for TRUSTED_FOR, as below).
+        // identity provider create groups in the process serving, which
+        // follows it within TRUSTED_FOR (it trusts policies it read that
+        // long).
         let set = cli(
             url,
             &[
@@ -129,8 +129,8 @@ async fn the_cli_prints_the_admin_apis_json() {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
             "displayName": "Pushed",
         });
-        let made = server.scim(&setup.key).post("/Groups", &pushed).await;
-        made.expect(201);
+        let scim = server.scim(&setup.key);
+        once_followed(async || scim.post("/Groups", &pushed).await, 403, 201).await;
         let back = cli(
             url,
             &[
@@ -145,8 +145,7 @@ async fn the_cli_prints_the_admin_apis_json() {
         .await;
         assert_eq!(back["policy"]["groupCreation"], "scim", "{back}");
         assert_eq!(back["policy"]["groupSubaccountId"], Value::Null, "{back}");
-        // Deactivation instead of deletion: the serving process read the
-        // policies a moment ago, and follows the change within TRUSTED_FOR.
+        // Deactivation instead of deletion, followed as soon.
         let keeps = cli(
             url,
             &[
@@ -168,17 +167,7 @@ async fn the_cli_prints_the_admin_apis_json() {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": "kept@example.com", "displayName": "Kept", "active": false,
         });
-        let deadline = std::time::Instant::now() + 3 * scimitar_core::domain::TRUSTED_FOR;
-        loop {
-            let kept = server.scim(&setup.key).post("/Users", &user).await;
-            if kept.status == 201 || std::time::Instant::now() > deadline {
-                kept.expect(201);
-                break;
-            }
-            // Refused as by the old policy: nothing was created.
-            kept.expect(400);
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        once_followed(async || scim.post("/Users", &user).await, 400, 201).await;
         // camelCase and RFC 3339 times on both.
         let group = &admin(&server, &format!("/tenants/{t}/groups")).await[0];
         assert_eq!(
@@ -194,6 +183,22 @@ async fn the_cli_prints_the_admin_apis_json() {
         );
     })
     .await;
+}
+
+/// Sends `request` until the serving process follows a policy just set by
+/// another process: `before` (a refusal that changes nothing) while it
+/// still trusts what it read, `after` within `TRUSTED_FOR`.
+async fn once_followed(request: impl AsyncFn() -> Reply, before: u16, after: u16) {
+    let deadline = std::time::Instant::now() + 3 * scimitar_core::domain::TRUSTED_FOR;
+    loop {
+        let reply = request().await;
+        if reply.status == after || std::time::Instant::now() > deadline {
+            reply.expect(after);
+            return;
+        }
+        reply.expect(before);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// The domain's rules refuse bad input from the command line as they do

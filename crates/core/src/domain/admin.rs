@@ -150,6 +150,9 @@ impl Service {
         if let Some(memberships) = change.deactivated_memberships {
             policy.deactivated_memberships = memberships;
         }
+        if let Some(format) = change.user_name_format {
+            policy.user_name_format = format;
+        }
         if policy == current.policy {
             return Ok(current);
         }

@@ -1,23 +1,26 @@
 //! Users: created, changed and deprovisioned by SCIM only.
 //!
-//! What `active: false` does is the tenant's `deprovision` policy: delete
-//! (the guide's rule: the user, its memberships and its sessions go) or
-//! deactivate (the user stays, inactive). Deprovisioning happens when a
-//! user goes from active to inactive; a user already inactive (deactivated
-//! while the tenant deactivated) is changed like any other. The policy is
-//! read only by a request whose result is not plainly active, so a request
-//! that says `active: true`, as Entra's and Okta's all do, pays nothing for
-//! it.
+//! The tenant's policies say what a user is. `userNameFormat`: a userName
+//! is an email address and the user's email (the guide's rule), or any
+//! string with the client's email; [`Service::user_schema`] is how a body
+//! is read, and every write holds the result to the policy whoever parsed
+//! it. `deprovision`: what `active: false` does, delete (the guide's rule:
+//! the user, its memberships and its sessions go) or deactivate (the user
+//! stays, inactive). Deprovisioning happens when a user goes from active to
+//! inactive; a user already inactive (deactivated while the tenant
+//! deactivated) is changed like any other. Policies come from the
+//! service's memory of them ([`Service::policy`]), so following them costs
+//! a request no read.
 
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{PatchRequest, apply};
-use scimitar_proto::resource::{UserAttributes, parse_user, render_user};
-use scimitar_proto::schema::USER;
+use scimitar_proto::resource::{Email, UserAttributes, parse_user_as, render_user, validate_email};
+use scimitar_proto::schema::ResourceType;
 
 use super::{Precondition, Service, view_meta};
 use crate::error::{CoreError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::model::{Deprovision, User};
+use crate::model::{Deprovision, Policy, User, UserNameFormat};
 
 /// What a PUT or PATCH left behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +38,8 @@ impl Service {
     /// without `active` is active where `active: false` deletes, and has it
     /// unassigned where it deactivates.
     pub async fn create_user(&self, tenant: &TenantId, mut attrs: UserAttributes) -> Result<User> {
-        if attrs.active != Some(true) && self.deprovision(tenant).await? == Deprovision::Delete {
+        let policy = self.settled(tenant, &mut attrs).await?;
+        if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             if attrs.active == Some(false) {
                 return Err(CoreError::Rejected(ScimError::invalid_value(
                     "a user cannot be created inactive: in this tenant 'active' false means \
@@ -78,10 +82,13 @@ impl Service {
             // The engine works on the client view; groups are read-only and
             // not loaded, so a PATCH cannot touch them. The view's URLs do
             // not matter to it.
+            let users = self.user_schema(tenant).await?;
             let meta = view_meta(&current.stamp);
             let mut view = render_user("", id.as_str(), &current.attrs, &meta, None);
-            let outcome = apply(&USER, &mut view, request).map_err(CoreError::Rejected)?;
-            let attrs = parse_user(&view).map_err(CoreError::Rejected)?.value;
+            let outcome = apply(users, &mut view, request).map_err(CoreError::Rejected)?;
+            let attrs = parse_user_as(users, &view)
+                .map_err(CoreError::Rejected)?
+                .value;
             let written = self.write(tenant, current, attrs).await?;
             Ok((written, outcome.ignored))
         })
@@ -111,7 +118,8 @@ impl Service {
         mut attrs: UserAttributes,
     ) -> Result<Written> {
         let version = Some(current.stamp.version);
-        if attrs.active != Some(true) && self.deprovision(tenant).await? == Deprovision::Delete {
+        let policy = self.settled(tenant, &mut attrs).await?;
+        if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             match attrs.active {
                 Some(false) if current.attrs.active != Some(false) => {
                     self.store
@@ -136,8 +144,21 @@ impl Service {
         Ok(Written::Kept(user))
     }
 
-    /// What `active: false` does in `tenant`.
-    async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovision> {
-        Ok(self.policy(tenant).await?.deprovision)
+    /// How `tenant`'s users are read from a body: a POST or PUT parses
+    /// with it (`scimitar_proto::resource::parse_user_as`).
+    pub async fn user_schema(&self, tenant: &TenantId) -> Result<&'static ResourceType> {
+        Ok(self.policy(tenant).await?.user_name_format.users())
+    }
+
+    /// Holds `attrs` to the tenant's userName format, whoever parsed them:
+    /// where userNames are email addresses, the userName must be one and
+    /// is the user's email. Returns the policies.
+    async fn settled(&self, tenant: &TenantId, attrs: &mut UserAttributes) -> Result<Policy> {
+        let policy = self.policy(tenant).await?;
+        if policy.user_name_format == UserNameFormat::Email {
+            validate_email(&attrs.user_name).map_err(CoreError::Rejected)?;
+            attrs.email = Some(Email::of_user_name(&attrs.user_name));
+        }
+        Ok(policy)
     }
 }

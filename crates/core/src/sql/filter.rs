@@ -211,9 +211,10 @@ fn target(resource: Resource, attr: &ResolvedAttr) -> Result<Target, ScimError> 
             "honorificSuffix" => text("r.name_suffix_ci", true),
             _ => Err(()),
         },
-        (Resource::User, "emails", Some("value")) => text("r.user_name_ci", true),
-        (Resource::User, "emails", Some("type")) => constant(Const::Text("work"), None),
-        (Resource::User, "emails", Some("primary")) => constant(Const::Bool(true), None),
+        (Resource::User, "emails", Some("value")) => text("r.email_ci", true),
+        // Stored lower-cased.
+        (Resource::User, "emails", Some("type")) => text("r.email_type", true),
+        (Resource::User, "emails", Some("primary")) => Ok(Target::Flag("r.email_primary")),
         (Resource::User, "phoneNumbers", Some("value")) => text("r.phone", false),
         // A number stored without a type is rendered as `work`.
         (Resource::User, "phoneNumbers", Some("type")) => text(PHONE_TYPE, true),

@@ -97,8 +97,10 @@ async fn policies_are_followed_at_once_here_and_soon_elsewhere(backend: &Backend
     let elsewhere = Service::with_clock(backend.store.clone(), clock.clone());
     let tenant = here.store().create_tenant("Acme", None).await.unwrap().id;
     let inactive = |n: u32| {
-        parse_user(&json!({"userName": format!("u{n}@example.com"), "displayName": "U",
-                           "active": false}))
+        parse_user(
+            &json!({"userName": format!("u{n}@example.com"), "displayName": "U",
+                           "active": false}),
+        )
         .unwrap()
         .value
     };
@@ -109,14 +111,22 @@ async fn policies_are_followed_at_once_here_and_soon_elsewhere(backend: &Backend
     };
     here.set_policy(&tenant, keeps).await.unwrap();
     let user = here.create_user(&tenant, inactive(2)).await.unwrap();
-    assert_eq!(user.attrs.active, Some(false), "at once where it was changed");
+    assert_eq!(
+        user.attrs.active,
+        Some(false),
+        "at once where it was changed"
+    );
     assert!(
         elsewhere.create_user(&tenant, inactive(3)).await.is_err(),
         "elsewhere, the policy read a moment ago"
     );
     clock.advance(TRUSTED_FOR);
     let user = elsewhere.create_user(&tenant, inactive(4)).await.unwrap();
-    assert_eq!(user.attrs.active, Some(false), "elsewhere, within TRUSTED_FOR");
+    assert_eq!(
+        user.attrs.active,
+        Some(false),
+        "elsewhere, within TRUSTED_FOR"
+    );
 }
 
 async fn domain_rules(backend: Backend) {

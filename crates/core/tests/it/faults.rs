@@ -2,7 +2,7 @@
 
 use scimitar_core::CoreError;
 use scimitar_core::store::{Administration, Directory, Store};
-use scimitar_proto::resource::{Name, UserAttributes};
+use scimitar_proto::resource::{Email, Name, UserAttributes};
 
 fn attrs(user_name: &str) -> UserAttributes {
     UserAttributes {
@@ -12,6 +12,7 @@ fn attrs(user_name: &str) -> UserAttributes {
         title: Some("t".repeat(1000)),
         phone: None,
         external_id: None,
+        email: Some(Email::of_user_name(user_name)),
         active: Some(true),
     }
 }

@@ -16,7 +16,7 @@ use scimitar_core::model::{
 use scimitar_core::store::Store;
 use scimitar_core::testing::Backend;
 use scimitar_proto::patch::MemberOp;
-use scimitar_proto::resource::{Name, UserAttributes};
+use scimitar_proto::resource::{Email, Name, UserAttributes};
 
 fn attrs(user_name: &str) -> UserAttributes {
     UserAttributes {
@@ -26,6 +26,7 @@ fn attrs(user_name: &str) -> UserAttributes {
         title: None,
         phone: None,
         external_id: None,
+        email: Some(Email::of_user_name(user_name)),
         active: Some(true),
     }
 }

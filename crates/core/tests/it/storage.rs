@@ -7,7 +7,7 @@ use scimitar_core::store::{Expiring, Store};
 use scimitar_proto::ScimType;
 use scimitar_proto::filter;
 use scimitar_proto::patch::MemberOp;
-use scimitar_proto::resource::{Name, Phone, UserAttributes};
+use scimitar_proto::resource::{Email, Name, Phone, UserAttributes};
 use scimitar_proto::schema::{GROUP, USER};
 
 fn attrs(user_name: &str) -> UserAttributes {
@@ -18,6 +18,7 @@ fn attrs(user_name: &str) -> UserAttributes {
         title: None,
         phone: None,
         external_id: None,
+        email: Some(Email::of_user_name(user_name)),
         active: Some(true),
     }
 }

@@ -5,7 +5,7 @@
 use scimitar_proto::ScimType;
 use scimitar_proto::patch::{self, MemberOp, PatchOutcome};
 use scimitar_proto::resource::{
-    Meta, Name, Phone, UserAttributes, parse_group, parse_user, render_group, render_user,
+    Email, Meta, Name, Phone, UserAttributes, parse_group, parse_user, render_group, render_user,
 };
 use scimitar_proto::schema::{GROUP, USER};
 use serde_json::{Value, json};
@@ -36,6 +36,7 @@ fn user_view() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: Some("e-1".into()),
+        email: Some(Email::of_user_name("ada@example.com")),
         active: Some(true),
     };
     render_user(BASE, "u-1", &attrs, &meta(), None)

@@ -3,7 +3,7 @@
 use scimitar_proto::patch::{
     self, MAX_OPERATIONS, MAX_VALUES, PatchOpKind, PatchOperation, PatchRequest,
 };
-use scimitar_proto::resource::{Meta, Name, UserAttributes, parse_user, render_user};
+use scimitar_proto::resource::{Email, Meta, Name, UserAttributes, parse_user, render_user};
 use scimitar_proto::schema::{GROUP, USER};
 use scimitar_proto::{ScimError, ScimType};
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ fn user() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: None,
+        email: Some(Email::of_user_name("ada@example.com")),
         active: Some(true),
     };
     let meta = Meta {

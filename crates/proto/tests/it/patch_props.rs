@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use scimitar_proto::patch::{self, MemberOp, PatchOpKind, PatchOperation, PatchRequest};
 use scimitar_proto::resource::{
-    Meta, Name, Phone, UserAttributes, parse_user, render_group, render_user,
+    Email, Meta, Name, Phone, UserAttributes, parse_user, render_group, render_user,
 };
 use scimitar_proto::schema::{GROUP, USER};
 use serde_json::{Value, json};
@@ -33,6 +33,7 @@ fn base_user() -> Value {
             kind: Some("work".into()),
         }),
         external_id: Some("e-1".into()),
+        email: Some(Email::of_user_name("ada@example.com")),
         active: Some(true),
     };
     render_user("https://h/scim/v2", "u-1", &attrs, &meta(), None)
@@ -195,6 +196,7 @@ proptest! {
             title,
             phone: Some(Phone { value: format!("+{digits}"), kind: kind.map(str::to_owned) }),
             external_id: None,
+            email: Some(Email::of_user_name(&format!("{local}@example.com"))),
             active: Some(true),
         };
         let view = render_user("https://h/scim/v2", "u", &attrs, &meta(), Some(&[]));

@@ -5,7 +5,7 @@
 
 use scimitar_proto::ScimType;
 use scimitar_proto::patch::{self, MemberOp, PatchOutcome};
-use scimitar_proto::resource::{Meta, Name, UserAttributes, render_group, render_user};
+use scimitar_proto::resource::{Email, Meta, Name, UserAttributes, render_group, render_user};
 use scimitar_proto::schema::{GROUP, USER};
 use serde_json::{Value, json};
 
@@ -43,6 +43,7 @@ fn user() -> Value {
         title: None,
         phone: None,
         external_id: None,
+        email: Some(Email::of_user_name("bjensen@example.com")),
         active: Some(true),
     };
     render_user("https://example.com/v2", BJENSEN, &attrs, &meta(), None)

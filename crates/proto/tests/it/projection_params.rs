@@ -2,7 +2,7 @@
 
 use scimitar_proto::projection::{self, Projection};
 use scimitar_proto::resource::{
-    GroupRef, MemberRef, Meta, Name, UserAttributes, render_group, render_user,
+    Email, GroupRef, MemberRef, Meta, Name, UserAttributes, render_group, render_user,
 };
 use scimitar_proto::schema::{GROUP, USER};
 use serde_json::{Value, json};
@@ -27,6 +27,7 @@ fn user() -> Value {
         title: Some("Analyst".into()),
         phone: None,
         external_id: Some("e".into()),
+        email: Some(Email::of_user_name("ada@example.com")),
         active: Some(true),
     };
     let groups = [GroupRef {

@@ -1,8 +1,8 @@
 //! The client view of users and groups.
 
 use scimitar_proto::resource::{
-    GroupRef, MemberRef, Meta, Name, Phone, UserAttributes, parse_group, parse_user, render_group,
-    render_user,
+    Email, GroupRef, MemberRef, Meta, Name, Phone, UserAttributes, parse_group, parse_user,
+    render_group, render_user,
 };
 use serde_json::json;
 
@@ -29,6 +29,7 @@ fn attrs() -> UserAttributes {
             kind: None,
         }),
         external_id: Some("ext-1".into()),
+        email: Some(Email::of_user_name("ada@example.com")),
         active: Some(true),
     }
 }

@@ -12,7 +12,7 @@ use scimitar_core::domain::{IssuedApiKey, UserList};
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
 use scimitar_core::model::{
     ApiKey, DeactivatedMemberships, Deprovision, Event, Group, GroupAdminChange, GroupCreation,
-    ListQuery, LogEntry, NewGroup, PolicyChange, Subaccount, Tenant,
+    ListQuery, LogEntry, NewGroup, PolicyChange, Subaccount, Tenant, UserNameFormat,
 };
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
@@ -128,6 +128,11 @@ struct PolicyBody {
     /// What becomes of a deactivated user's memberships: `keep` or `drop`.
     #[serde(default, deserialize_with = "field::string")]
     deactivated_memberships: Option<String>,
+    /// What a userName is: `email` (an email address, which is the user's
+    /// email, as the guide says) or `any` (any string; emails are the
+    /// client's).
+    #[serde(default, deserialize_with = "field::string")]
+    user_name_format: Option<String>,
 }
 
 /// Body of `POST /admin/v1/tenants/{tenant}/portal-links`.
@@ -273,6 +278,10 @@ async fn set_policy(
         deactivated_memberships: body
             .deactivated_memberships
             .map(|raw| DeactivatedMemberships::from_field("deactivatedMemberships", &raw))
+            .transpose()?,
+        user_name_format: body
+            .user_name_format
+            .map(|raw| UserNameFormat::from_field("userNameFormat", &raw))
             .transpose()?,
     };
     Ok(scim_json(

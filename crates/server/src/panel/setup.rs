@@ -12,6 +12,7 @@ use maud::{Markup, PreEscaped, html};
 
 use scimitar_core::model::{
     DeactivatedMemberships, Deprovision, GroupCreation, PolicyChange, Subaccount, Tenant,
+    UserNameFormat,
 };
 
 use super::guide;
@@ -186,6 +187,18 @@ fn policies(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Markup {
                         }
                     }
                 }
+                dt { "userNames" }
+                dd {
+                    @match policy.user_name_format {
+                        UserNameFormat::Email => {
+                            "email addresses; a user's email is its userName"
+                        }
+                        UserNameFormat::Any => {
+                            "any text (an employee number, a login name); emails are the \
+                             identity provider's"
+                        }
+                    }
+                }
             }
             @if visitor.is_operator() { (policy_form(visitor, tenant, subs)) }
         }
@@ -235,6 +248,15 @@ fn policy_form(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Marku
                     "are dropped"
                 }
             }
+            label for="user-name-format" { "userNames are" }
+            select #user-name-format name="user_name_format" {
+                option value="email" selected[policy.user_name_format == UserNameFormat::Email] {
+                    "email addresses (the guide's rule)"
+                }
+                option value="any" selected[policy.user_name_format == UserNameFormat::Any] {
+                    "any text, with the identity provider's emails"
+                }
+            }
             button type="submit" { "Save policies" }
         }
     }
@@ -265,6 +287,14 @@ pub(crate) async fn set_policy(
             "choose whether a deactivated user's groups are kept or dropped".into(),
         ));
     };
+    let Some(format) = fields
+        .get("user_name_format")
+        .and_then(UserNameFormat::parse)
+    else {
+        return Err(PanelError::Rejected(
+            "choose what a userName is: an email address or any text".into(),
+        ));
+    };
     let sub = match fields.text("group_subaccount") {
         Some(raw) => Some(path_id(raw.to_owned())?),
         None => None,
@@ -274,6 +304,7 @@ pub(crate) async fn set_policy(
         group_subaccount_id: Some(sub),
         deprovision: Some(deprovision),
         deactivated_memberships: Some(memberships),
+        user_name_format: Some(format),
     };
     state
         .service()

@@ -402,8 +402,15 @@ pub(crate) async fn user(
         Some(true) => "active",
         None => "not deactivated (active is unassigned)",
     };
-    let rows: [(&str, String); 12] = [
+    let rows: [(&str, String); 13] = [
         ("userName", a.user_name.clone()),
+        (
+            "email",
+            a.email
+                .as_ref()
+                .map(|e| e.value.clone())
+                .unwrap_or_default(),
+        ),
         ("status", status.to_owned()),
         ("displayName", a.display_name.clone()),
         ("name.formatted", optional(&a.name.formatted)),

@@ -1,7 +1,8 @@
 //! Discovery (RFC 7644 §4), rendered from the same definitions the parser
 //! and PATCH engine enforce. Open without a key: it holds no tenant data.
 //! With a tenant's key, `/Schemas` and `/ResourceTypes` describe that
-//! tenant's policies (who creates groups, what `active: false` does);
+//! tenant's policies (who creates groups, what `active: false` does, what
+//! a userName is: the User schema itself differs there);
 //! without one, or with a key that is not live, the defaults.
 
 use axum::Router;
@@ -132,8 +133,9 @@ async fn resource_type(
 }
 
 async fn schemas(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let mut all = wire::schemas(&base_url(&state, &headers));
-    describe(&mut all, &policy(&state, &headers).await);
+    let policy = policy(&state, &headers).await;
+    let mut all = wire::schemas(&base_url(&state, &headers), policy.user_name_format.users());
+    describe(&mut all, &policy);
     scim_json(StatusCode::OK, &all)
 }
 
@@ -143,8 +145,9 @@ async fn schema(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let base = base_url(&state, &headers);
-    let mut found = wire::schema_by_id(&base, &id)
+    let policy = policy(&state, &headers).await;
+    let mut found = wire::schema_by_id(&base, &id, policy.user_name_format.users())
         .ok_or_else(|| ApiError::not_found(format!("no schema '{id}'")))?;
-    describe(&mut found, &policy(&state, &headers).await);
+    describe(&mut found, &policy);
     Ok(scim_json(StatusCode::OK, &found))
 }

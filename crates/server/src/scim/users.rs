@@ -10,7 +10,7 @@ use scimitar_core::ids::{TenantId, UserId};
 use scimitar_core::model::{Membership, User};
 use scimitar_proto::patch::parse_patch;
 use scimitar_proto::projection::Projection;
-use scimitar_proto::resource::{GroupRef, parse_user, render_user};
+use scimitar_proto::resource::{GroupRef, parse_user_as, render_user};
 use scimitar_proto::schema::USER;
 use serde_json::Value;
 
@@ -141,7 +141,7 @@ pub async fn create(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
-    let parsed = parse_user(&body)?;
+    let parsed = parse_user_as(state.service().user_schema(&tenant).await?, &body)?;
     let user = state.service().create_user(&tenant, parsed.value).await?;
     let base = base_url(&state, &headers);
     let body = render_user(
@@ -166,7 +166,7 @@ pub async fn replace(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
-    let parsed = parse_user(&body)?;
+    let parsed = parse_user_as(state.service().user_schema(&tenant).await?, &body)?;
     let id: UserId = resource_id(&USER, id)?;
     let written = state
         .service()

@@ -25,5 +25,6 @@ mod policies;
 mod rate_limit;
 mod sessions;
 mod store_spy;
+mod user_names;
 mod users;
 mod webhooks;

@@ -1130,6 +1130,7 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
                 ("group_subaccount", theirs.id.as_str()),
                 ("deprovision", "delete"),
                 ("deactivated_memberships", "keep"),
+                ("user_name_format", "email"),
             ],
         )
         .await;
@@ -1146,6 +1147,7 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
                     ("group_subaccount", ""),
                     ("deprovision", deprovision),
                     ("deactivated_memberships", memberships),
+                    ("user_name_format", "email"),
                 ],
             )
             .await;
@@ -1162,6 +1164,7 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
                 ("group_subaccount", sub.id.as_str()),
                 ("deprovision", "deactivate"),
                 ("deactivated_memberships", "drop"),
+                ("user_name_format", "any"),
             ],
         )
         .await;

@@ -54,7 +54,7 @@ async fn a_new_tenant_has_the_guides_policies(app: &TestApp) {
     assert_eq!(
         res.body["policy"],
         json!({"groupCreation": "admin", "groupSubaccountId": null, "deprovision": "delete",
-               "deactivatedMemberships": "keep"})
+               "deactivatedMemberships": "keep", "userNameFormat": "email"})
     );
     let res = app
         .request(

@@ -72,12 +72,14 @@ impl Administration for SqlStore {
                 let changed = execute(
                     tx,
                     "UPDATE tenants SET group_creation = $1, group_subaccount_id = $2, \
-                     deprovision = $3, deactivated_memberships = $4 WHERE id = $5",
+                     deprovision = $3, deactivated_memberships = $4, user_name_format = $5 \
+                     WHERE id = $6",
                     &[
                         policy.group_creation.as_str().into(),
                         sub.map(SubaccountId::as_str).into(),
                         policy.deprovision.as_str().into(),
                         policy.deactivated_memberships.as_str().into(),
+                        policy.user_name_format.as_str().into(),
                         tenant.as_str().into(),
                     ],
                 )

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use scimitar_proto::ScimError;
-use scimitar_proto::resource::{Name, Phone, UserAttributes};
+use scimitar_proto::resource::{Email, Name, Phone, UserAttributes};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -51,7 +51,7 @@ use crate::model::{
     ApiKey, Attempt, Claimed, DeactivatedMemberships, Delivery, Deprovision, Event, Group,
     GroupAdminChange, GroupChange, GroupCreation, HourCount, ListQuery, LogEntry, LogQuery, Member,
     Membership, Micros, NewGroup, Page, PanelSession, PanelUser, Policy, Redeemed, Session, Slice,
-    Stamp, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint, now,
+    Stamp, Subaccount, SyncHealth, Tenant, User, UserNameFormat, WebhookEndpoint, now,
 };
 use crate::rules;
 use crate::sql::filter::{self, Resource};

@@ -9,11 +9,12 @@ pub(super) fn lower(s: &Option<String>) -> Option<String> {
 
 pub(super) const USER_COLUMNS: &str = "r.id, r.tenant_id, r.user_name, r.display_name, r.name_formatted, \
      r.name_family, r.name_given, r.name_middle, r.name_prefix, r.name_suffix, r.title, r.phone, \
-     r.phone_type, r.external_id, r.active, r.created, r.last_modified, r.version";
+     r.phone_type, r.external_id, r.email, r.email_type, r.email_primary, r.active, r.created, \
+     r.last_modified, r.version";
 
 /// The user columns a client's attributes set, in the order
 /// [`user_attr_params`] gives their values.
-pub(super) const USER_ATTR_COLUMNS: [&str; 22] = [
+pub(super) const USER_ATTR_COLUMNS: [&str; 26] = [
     "user_name",
     "user_name_ci",
     "display_name",
@@ -35,12 +36,17 @@ pub(super) const USER_ATTR_COLUMNS: [&str; 22] = [
     "phone",
     "phone_type",
     "external_id",
+    "email",
+    "email_ci",
+    "email_type",
+    "email_primary",
     "active",
 ];
 
 pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLUMNS.len()] {
     let n = &a.name;
     let phone = a.phone.as_ref();
+    let email = a.email.as_ref();
     [
         a.user_name.as_str().into(),
         a.user_name.to_lowercase().into(),
@@ -63,6 +69,10 @@ pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLU
         phone.map(|p| p.value.as_str()).into(),
         phone.and_then(|p| lower(&p.kind)).into(),
         a.external_id.as_deref().into(),
+        email.map(|e| e.value.as_str()).into(),
+        email.map(|e| e.value.to_lowercase()).into(),
+        email.and_then(|e| lower(&e.kind)).into(),
+        email.and_then(|e| e.primary).into(),
         a.active.into(),
     ]
 }
@@ -105,6 +115,14 @@ pub(super) fn user_from_row(row: &impl Fields) -> Result<User> {
                 None => None,
             },
             external_id: row.opt_text("external_id")?,
+            email: match row.opt_text("email")? {
+                Some(value) => Some(Email {
+                    value,
+                    kind: row.opt_text("email_type")?,
+                    primary: row.opt_flag("email_primary")?,
+                }),
+                None => None,
+            },
             active: row.opt_flag("active")?,
         },
         stamp: stamp(row)?,
@@ -128,7 +146,7 @@ pub(super) fn group_from_row(row: &impl Fields) -> Result<Group> {
 
 /// The columns [`tenant_from_row`] reads.
 pub(super) const TENANT_COLUMNS: &str = "id, name, region, created, group_creation, \
-     group_subaccount_id, deprovision, deactivated_memberships";
+     group_subaccount_id, deprovision, deactivated_memberships, user_name_format";
 
 /// A policy column, as the choice it names.
 fn choice<T>(row: &impl Fields, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
@@ -151,6 +169,7 @@ pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
                 "deactivated_memberships",
                 DeactivatedMemberships::parse,
             )?,
+            user_name_format: choice(row, "user_name_format", UserNameFormat::parse)?,
         },
     })
 }
