@@ -4,7 +4,7 @@
 //! default (`delete`) is in `users.rs`; here only what the switch changes,
 //! and what a change of policy does to the users already there.
 
-use scimitar_core::model::{DeactivatedMemberships, Deprovision, Event};
+use scimitar_core::model::{DeactivatedMemberships, Deprovision};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -13,16 +13,6 @@ async fn set_policy(app: &TestApp, body: Value) {
     let path = format!("/admin/v1/tenants/{}/policy", app.tenant);
     let res = admin(app, "PATCH", &path, Some(body)).await;
     assert_eq!(res.status, 200, "{}", res.text);
-}
-
-async fn events_of(app: &TestApp, kind: &str) -> Vec<Event> {
-    app.store
-        .events(Some(&app.tenant), &[], 0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == kind)
-        .collect()
 }
 
 /// Entra's shape of a deactivation (the value a string, the op capitalised).

@@ -3,7 +3,7 @@
 //! Okta Group Push and Entra group creation replays are in the interop
 //! corpus). Bad policies and bad groups are refused and change nothing.
 
-use scimitar_core::model::{Event, GroupCreation};
+use scimitar_core::model::GroupCreation;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -14,17 +14,6 @@ fn policy_path(app: &TestApp) -> String {
 
 async fn set_policy(app: &TestApp, body: Value) -> TestResponse {
     admin(app, "PATCH", &policy_path(app), Some(body)).await
-}
-
-/// The tenant's events of `kind`.
-async fn events_of(app: &TestApp, kind: &str) -> Vec<Event> {
-    app.store
-        .events(Some(&app.tenant), &[], 0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == kind)
-        .collect()
 }
 
 fn new_group(name: &str, external_id: Option<&str>, members: &[&str]) -> Value {

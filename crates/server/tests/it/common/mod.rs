@@ -15,7 +15,7 @@ use axum::http::{self, HeaderMap, HeaderValue, Request, header};
 use http_body_util::BodyExt;
 use scimitar_core::Store;
 use scimitar_core::ids::TenantId;
-use scimitar_core::model::{LogEntry, NewGroup};
+use scimitar_core::model::{Event, LogEntry, NewGroup};
 use scimitar_core::testing::Backend;
 use scimitar_server::journal::{LogTask, LogWriter};
 use scimitar_server::{AppState, Config, router};
@@ -349,6 +349,17 @@ impl TestResponse {
             })
             .unwrap_or_default()
     }
+}
+
+/// The tenant's events of `kind`, oldest first.
+pub async fn events_of(app: &TestApp, kind: &str) -> Vec<Event> {
+    app.store
+        .events(Some(&app.tenant), &[], 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
 }
 
 /// A request to the admin API with the admin token.
