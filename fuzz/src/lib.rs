@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 use scimitar_proto::filter::{self, FilterError, FilterErrorKind, MAX_FILTER_LEN};
 use scimitar_proto::patch::{self, PatchRequest};
 use scimitar_proto::resource::{
-    self, Meta, Name, Phone, UserAttributes, parse_group, parse_user, render_group, render_user,
+    self, Email, Meta, Name, Phone, UserAttributes, parse_group, parse_user, render_group,
+    render_user,
 };
 use scimitar_proto::schema::{GROUP, ResourceType, USER};
 use serde_json::{Value, json};
@@ -129,7 +130,7 @@ pub fn patch(data: &[u8]) {
     };
     for view in [user_view(false), user_view(true)] {
         if let Some(Ok(parsed)) = apply(&USER, &view, &request).map(|p| parse_user(&p)) {
-            user_round_trip(&parsed.value.attrs);
+            user_round_trip(&parsed.value);
         }
     }
     let view = group_view();
@@ -181,7 +182,7 @@ fn user_round_trip(attrs: &UserAttributes) {
     let rendered = render_user(BASE, "u-1", attrs, &meta(), None);
     let again = parse_user(&rendered)
         .unwrap_or_else(|e| panic!("rendered user {rendered} does not parse: {e:?}"));
-    let rendered_again = render_user(BASE, "u-1", &again.value.attrs, &meta(), None);
+    let rendered_again = render_user(BASE, "u-1", &again.value, &meta(), None);
     assert_eq!(rendered_again, rendered, "render/parse changed the user");
 }
 
@@ -233,6 +234,8 @@ fn user_view(full: bool) -> Value {
                 kind: Some("mobile".into()),
             }),
             external_id: Some("e-1".into()),
+            email: Some(Email::of_user_name("Ada.Lovelace@example.com")),
+            active: Some(true),
         }
     } else {
         UserAttributes {
@@ -242,6 +245,8 @@ fn user_view(full: bool) -> Value {
             title: None,
             phone: None,
             external_id: None,
+            email: Some(Email::of_user_name("bob@example.com")),
+            active: None,
         }
     };
     render_user(BASE, "u-1", &attrs, &meta(), None)
