@@ -718,19 +718,35 @@ impl Fields {
         Ok(name)
     }
 
+    /// An entry's `type` label of the multi-valued `attr`, in canonical
+    /// case when it is one of the schema's.
+    fn label(&self, attr: &str, object: &Map<String, Value>) -> Result<Option<String>, ScimError> {
+        let Some(t) = present(get_ci(object, "type")) else {
+            return Ok(None);
+        };
+        let name = format!("{attr}.type");
+        let t = expect_string(&name, t)?.trim();
+        check_string(&name, t, MAX_STRING_CHARS)?;
+        Ok(canonical_label(self.rt, t, attr))
+    }
+
+    /// Notes the keys of an entry of `attr` that are not kept.
+    fn note_unknown(&mut self, attr: &str, object: &Map<String, Value>) {
+        for key in object.keys() {
+            if !["value", "type", "primary", "display"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+            {
+                note(&mut self.ignored, format!("{attr}.{key}"));
+            }
+        }
+    }
+
     fn phone(&mut self) -> Result<Option<Phone>, ScimError> {
         let Some(v) = self.take("phoneNumbers") else {
             return Ok(None);
         };
-        let list: Vec<&Value> = match &v {
-            Value::Array(items) => items.iter().filter(|i| !i.is_null()).collect(),
-            other => {
-                return Err(ScimError::invalid_value(format!(
-                    "phoneNumbers must be an array, got {}",
-                    type_name(other)
-                )));
-            }
-        };
+        let list = entries("phoneNumbers", &v)?;
         // Refused before any per-item work: a body of 200,000 numbers must
         // cost no more than reading it.
         if list.len() > MAX_VALUES {
@@ -770,29 +786,9 @@ impl Fields {
         };
         check_string("phoneNumbers.value", value, MAX_STRING_CHARS)?;
         let value = normalize_e164(value)?;
-        let kind = match present(get_ci(object, "type")) {
-            Some(t) => {
-                let t = expect_string("phoneNumbers.type", t)?.trim();
-                check_string("phoneNumbers.type", t, MAX_STRING_CHARS)?;
-                canonical_label(self.rt, t, "phoneNumbers")
-            }
-            None => None,
-        };
-        let primary = present(get_ci(object, "primary"));
-        if let Some(p) = primary.filter(|p| dialect::coerce_bool(p).is_none()) {
-            return Err(ScimError::invalid_value(format!(
-                "phoneNumbers.primary must be true or false, got {}",
-                describe(p)
-            )));
-        }
-        for key in object.keys() {
-            if !["value", "type", "primary", "display"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(key))
-            {
-                note(&mut self.ignored, format!("phoneNumbers.{key}"));
-            }
-        }
+        let kind = self.label("phoneNumbers", object)?;
+        primary("phoneNumbers", object)?;
+        self.note_unknown("phoneNumbers", object);
         Ok(Some(Phone { value, kind }))
     }
 
@@ -802,15 +798,7 @@ impl Fields {
         let Some(v) = self.take("emails") else {
             return Ok(None);
         };
-        let list: Vec<&Value> = match &v {
-            Value::Array(items) => items.iter().filter(|i| !i.is_null()).collect(),
-            other => {
-                return Err(ScimError::invalid_value(format!(
-                    "emails must be an array, got {}",
-                    type_name(other)
-                )));
-            }
-        };
+        let list = entries("emails", &v)?;
         if list.len() > MAX_VALUES {
             return Err(ScimError::invalid_value(format!(
                 "emails has {} entries; at most {MAX_VALUES} are accepted (one is kept)",
@@ -826,15 +814,7 @@ impl Fields {
                     type_name(item)
                 )));
             };
-            let primary = match present(get_ci(object, "primary")) {
-                None => None,
-                Some(p) => Some(dialect::coerce_bool(p).ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "emails.primary must be true or false, got {}",
-                        describe(p)
-                    ))
-                })?),
-            };
+            let primary = primary("emails", object)?;
             let better = match chosen {
                 None => true,
                 Some((_, _, kept)) => kept != Some(true) && primary == Some(true),
@@ -873,28 +853,39 @@ impl Fields {
                 quote(value)
             )));
         }
-        let kind = match present(get_ci(object, "type")) {
-            Some(t) => {
-                let t = expect_string("emails.type", t)?.trim();
-                check_string("emails.type", t, MAX_STRING_CHARS)?;
-                canonical_label(self.rt, t, "emails")
-            }
-            None => None,
-        };
-        for key in object.keys() {
-            if !["value", "type", "primary", "display"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(key))
-            {
-                note(&mut self.ignored, format!("emails.{key}"));
-            }
-        }
+        let kind = self.label("emails", object)?;
+        self.note_unknown("emails", object);
         Ok(Email {
             value: value.to_owned(),
             kind,
             primary,
         })
     }
+}
+
+/// The entries of the multi-valued `attr` (`phoneNumbers`, `emails`),
+/// nulls left out.
+fn entries<'v>(attr: &str, value: &'v Value) -> Result<Vec<&'v Value>, ScimError> {
+    match value {
+        Value::Array(items) => Ok(items.iter().filter(|i| !i.is_null()).collect()),
+        other => Err(ScimError::invalid_value(format!(
+            "{attr} must be an array, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// An entry's `primary`, when it has one.
+fn primary(attr: &str, object: &Map<String, Value>) -> Result<Option<bool>, ScimError> {
+    let Some(p) = present(get_ci(object, "primary")) else {
+        return Ok(None);
+    };
+    dialect::coerce_bool(p).map(Some).ok_or_else(|| {
+        ScimError::invalid_value(format!(
+            "{attr}.primary must be true or false, got {}",
+            describe(p)
+        ))
+    })
 }
 
 /// Whether `rt`'s users have `emails` derived from their userName (it is

@@ -4,7 +4,7 @@
 //! is an email address and the user's email (the guide's rule), or any
 //! string with the client's email; [`Service::user_schema`] is how a body
 //! is read, and every write holds the result to the policy whoever parsed
-//! it. `deprovision`: what `active: false` does, delete (the guide's rule:
+//! it ([`hold_to`]). `deprovision`: what `active: false` does, delete (the guide's rule:
 //! the user, its memberships and its sessions go) or deactivate (the user
 //! stays, inactive). Deprovisioning happens when a user goes from active to
 //! inactive; a user already inactive (deactivated while the tenant
@@ -38,7 +38,8 @@ impl Service {
     /// without `active` is active where `active: false` deletes, and has it
     /// unassigned where it deactivates.
     pub async fn create_user(&self, tenant: &TenantId, mut attrs: UserAttributes) -> Result<User> {
-        let policy = self.settled(tenant, &mut attrs).await?;
+        let policy = self.policy(tenant).await?;
+        hold_to(&policy, &mut attrs)?;
         if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             if attrs.active == Some(false) {
                 return Err(CoreError::Rejected(ScimError::invalid_value(
@@ -59,10 +60,11 @@ impl Service {
         attrs: &UserAttributes,
         pre: Option<&Precondition>,
     ) -> Result<Written> {
+        let policy = self.policy(tenant).await?;
         self.optimistic(pre, || async {
             let current = self.store.get_user(tenant, id).await?;
             Precondition::check(pre, current.stamp.version)?;
-            self.write(tenant, current, attrs.clone()).await
+            self.write(tenant, &policy, current, attrs.clone()).await
         })
         .await
     }
@@ -76,20 +78,21 @@ impl Service {
         request: &PatchRequest,
         pre: Option<&Precondition>,
     ) -> Result<(Written, Vec<String>)> {
+        let policy = self.policy(tenant).await?;
+        let users = policy.user_name_format.users();
         self.optimistic(pre, || async {
             let current = self.store.get_user(tenant, id).await?;
             Precondition::check(pre, current.stamp.version)?;
             // The engine works on the client view; groups are read-only and
             // not loaded, so a PATCH cannot touch them. The view's URLs do
             // not matter to it.
-            let users = self.user_schema(tenant).await?;
             let meta = view_meta(&current.stamp);
             let mut view = render_user("", id.as_str(), &current.attrs, &meta, None);
             let outcome = apply(users, &mut view, request).map_err(CoreError::Rejected)?;
             let attrs = parse_user_as(users, &view)
                 .map_err(CoreError::Rejected)?
                 .value;
-            let written = self.write(tenant, current, attrs).await?;
+            let written = self.write(tenant, &policy, current, attrs).await?;
             Ok((written, outcome.ignored))
         })
         .await
@@ -114,11 +117,12 @@ impl Service {
     async fn write(
         &self,
         tenant: &TenantId,
+        policy: &Policy,
         current: User,
         mut attrs: UserAttributes,
     ) -> Result<Written> {
         let version = Some(current.stamp.version);
-        let policy = self.settled(tenant, &mut attrs).await?;
+        hold_to(policy, &mut attrs)?;
         if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             match attrs.active {
                 Some(false) if current.attrs.active != Some(false) => {
@@ -149,16 +153,15 @@ impl Service {
     pub async fn user_schema(&self, tenant: &TenantId) -> Result<&'static ResourceType> {
         Ok(self.policy(tenant).await?.user_name_format.users())
     }
+}
 
-    /// Holds `attrs` to the tenant's userName format, whoever parsed them:
-    /// where userNames are email addresses, the userName must be one and
-    /// is the user's email. Returns the policies.
-    async fn settled(&self, tenant: &TenantId, attrs: &mut UserAttributes) -> Result<Policy> {
-        let policy = self.policy(tenant).await?;
-        if policy.user_name_format == UserNameFormat::Email {
-            validate_email(&attrs.user_name).map_err(CoreError::Rejected)?;
-            attrs.email = Some(Email::of_user_name(&attrs.user_name));
-        }
-        Ok(policy)
+/// Holds `attrs` to the tenant's userName format, whoever parsed them:
+/// where userNames are email addresses, the userName must be one and is
+/// the user's email.
+fn hold_to(policy: &Policy, attrs: &mut UserAttributes) -> Result<()> {
+    if policy.user_name_format == UserNameFormat::Email {
+        validate_email(&attrs.user_name).map_err(CoreError::Rejected)?;
+        attrs.email = Some(Email::of_user_name(&attrs.user_name));
     }
+    Ok(())
 }

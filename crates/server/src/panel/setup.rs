@@ -211,15 +211,10 @@ fn policy_form(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Marku
     html! {
         form method="post" action={ "/admin/t/" (tenant.id) "/policy" } {
             (csrf(visitor))
-            label for="group-creation" { "Groups are created by" }
-            select #group-creation name="group_creation" {
-                option value="admin" selected[policy.group_creation == GroupCreation::Admin] {
-                    "an administrator (the guide's rule)"
-                }
-                option value="scim" selected[policy.group_creation == GroupCreation::Scim] {
-                    "the identity provider too (POST /Groups)"
-                }
-            }
+            (choice("Groups are created by", "group_creation", policy.group_creation.as_str(), [
+                (GroupCreation::Admin.as_str(), "an administrator (the guide's rule)"),
+                (GroupCreation::Scim.as_str(), "the identity provider too (POST /Groups)"),
+            ]))
             label for="group-subaccount" { "Groups it creates go to" }
             (super::subaccounts::select(
                 "group-subaccount",
@@ -228,36 +223,43 @@ fn policy_form(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Marku
                 policy.group_subaccount_id.as_ref(),
                 None,
             ))
-            label for="deprovision" { "When the identity provider sets active to false" }
-            select #deprovision name="deprovision" {
-                option value="delete" selected[policy.deprovision == Deprovision::Delete] {
-                    "delete the user (the guide's rule)"
-                }
-                option value="deactivate" selected[policy.deprovision == Deprovision::Deactivate] {
-                    "deactivate the user, keeping it"
-                }
-            }
-            label for="deactivated-memberships" { "A deactivated user's groups" }
-            select #deactivated-memberships name="deactivated_memberships" {
-                option value="keep"
-                    selected[policy.deactivated_memberships == DeactivatedMemberships::Keep] {
-                    "are kept"
-                }
-                option value="drop"
-                    selected[policy.deactivated_memberships == DeactivatedMemberships::Drop] {
-                    "are dropped"
-                }
-            }
-            label for="user-name-format" { "userNames are" }
-            select #user-name-format name="user_name_format" {
-                option value="email" selected[policy.user_name_format == UserNameFormat::Email] {
-                    "email addresses (the guide's rule)"
-                }
-                option value="any" selected[policy.user_name_format == UserNameFormat::Any] {
-                    "any text, with the identity provider's emails"
-                }
-            }
+            (choice(
+                "When the identity provider sets active to false",
+                "deprovision",
+                policy.deprovision.as_str(),
+                [
+                    (Deprovision::Delete.as_str(), "delete the user (the guide's rule)"),
+                    (Deprovision::Deactivate.as_str(), "deactivate the user, keeping it"),
+                ],
+            ))
+            (choice(
+                "A deactivated user's groups",
+                "deactivated_memberships",
+                policy.deactivated_memberships.as_str(),
+                [
+                    (DeactivatedMemberships::Keep.as_str(), "are kept"),
+                    (DeactivatedMemberships::Drop.as_str(), "are dropped"),
+                ],
+            ))
+            (choice("userNames are", "user_name_format", policy.user_name_format.as_str(), [
+                (UserNameFormat::Email.as_str(), "email addresses (the guide's rule)"),
+                (UserNameFormat::Any.as_str(), "any text, with the identity provider's emails"),
+            ]))
             button type="submit" { "Save policies" }
+        }
+    }
+}
+
+/// A labelled select of one policy's choices (value, text), `current`
+/// selected; its id is `name` with dashes.
+fn choice(label: &str, name: &str, current: &str, options: [(&str, &str); 2]) -> Markup {
+    let id = name.replace('_', "-");
+    html! {
+        label for=(id) { (label) }
+        select id=(id) name=(name) {
+            @for (value, text) in options {
+                option value=(value) selected[value == current] { (text) }
+            }
         }
     }
 }

@@ -20,8 +20,9 @@ fn set_active(value: Value) -> Value {
     patch_op(json!([{"op": "Replace", "path": "active", "value": value}]))
 }
 
-async fn patch_user(app: &TestApp, id: &str, body: Value) -> TestResponse {
-    app.request("PATCH", &app.scim(&format!("/Users/{id}")), Some(body))
+/// A PUT or PATCH of the user `id`.
+async fn to_user(app: &TestApp, method: &str, id: &str, body: Value) -> TestResponse {
+    app.request(method, &app.scim(&format!("/Users/{id}")), Some(body))
         .await
 }
 
@@ -83,7 +84,7 @@ async fn a_deactivated_user_stays_and_comes_back(app: &TestApp) {
     assert_eq!(res.status, 201, "{}", res.text);
     let token = res.body["token"].as_str().unwrap().to_owned();
 
-    let res = patch_user(app, &ann, set_active(json!("False"))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!("False"))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], false);
     assert_eq!(res.body["id"], ann.as_str());
@@ -114,11 +115,11 @@ async fn a_deactivated_user_stays_and_comes_back(app: &TestApp) {
     assert_eq!(events_of(app, "sessions.revoked").await.len(), 1);
 
     // Deactivating again changes nothing and says nothing.
-    let res = patch_user(app, &ann, set_active(json!(false))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!(false))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(events_of(app, "user.deprovisioned").await.len(), 1);
 
-    let res = patch_user(app, &ann, set_active(json!(true))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!(true))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], true);
     assert_eq!(res.body["id"], ann.as_str());
@@ -158,7 +159,7 @@ async fn a_deactivated_user_can_leave_its_groups(app: &TestApp) {
     let group = app.create_group("Sales", None).await;
     join(app, &group, &ann).await;
 
-    let res = patch_user(app, &ann, set_active(json!(false))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!(false))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], false);
     assert_eq!(res.body["groups"], json!([]), "{}", res.text);
@@ -173,7 +174,7 @@ async fn a_deactivated_user_can_leave_its_groups(app: &TestApp) {
     let gone = events_of(app, "user.deprovisioned").await;
     assert_eq!(gone[0].payload["groups"], json!([group]));
 
-    let res = patch_user(app, &ann, set_active(json!(true))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!(true))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["groups"], json!([]));
 }
@@ -209,13 +210,7 @@ async fn put_post_and_remove_follow_the_policy(app: &TestApp) {
         "created inactive: no one was deprovisioned"
     );
 
-    let res = app
-        .request(
-            "PUT",
-            &app.scim(&format!("/Users/{cy}")),
-            Some(user("cy@example.com", Some(true))),
-        )
-        .await;
+    let res = to_user(app, "PUT", &cy, user("cy@example.com", Some(true))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], true);
     assert_eq!(events_of(app, "user.reactivated").await.len(), 1);
@@ -223,13 +218,7 @@ async fn put_post_and_remove_follow_the_policy(app: &TestApp) {
         events_of(app, "user.reactivated").await[0].payload["how"],
         "PUT"
     );
-    let res = app
-        .request(
-            "PUT",
-            &app.scim(&format!("/Users/{cy}")),
-            Some(user("cy@example.com", Some(false))),
-        )
-        .await;
+    let res = to_user(app, "PUT", &cy, user("cy@example.com", Some(false))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], false);
     assert_eq!(
@@ -250,17 +239,17 @@ async fn put_post_and_remove_follow_the_policy(app: &TestApp) {
     assert_eq!(start_session(app, &dee).await.status, 201);
     assert_eq!(listed(app, "active pr").await, vec![cy.clone()]);
 
-    let res = patch_user(app, &cy, set_active(json!(true))).await;
+    let res = to_user(app, "PATCH", &cy, set_active(json!(true))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let remove = patch_op(json!([{"op": "remove", "path": "active"}]));
-    let res = patch_user(app, &cy, remove).await;
+    let res = to_user(app, "PATCH", &cy, remove).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert!(res.body.get("active").is_none(), "removed: {}", res.text);
     let res = app.get(&app.scim(&format!("/Users/{cy}"))).await;
     assert!(res.body.get("active").is_none(), "{}", res.text);
 
     // A bad value is refused and changes nothing.
-    let res = patch_user(app, &cy, set_active(json!("maybe"))).await;
+    let res = to_user(app, "PATCH", &cy, set_active(json!("maybe"))).await;
     res.assert_error(400, Some("invalidValue"));
     let res = app.get(&app.scim(&format!("/Users/{cy}"))).await;
     assert!(res.body.get("active").is_none(), "{}", res.text);
@@ -273,21 +262,21 @@ async fn going_back_to_delete_leaves_deactivated_users_be(app: &TestApp) {
     set_policy(app, json!({"deprovision": "deactivate"})).await;
     let ann = app.create_user("ann@example.com").await;
     let bob = app.create_user("bob@example.com").await;
-    patch_user(app, &ann, set_active(json!(false))).await;
+    to_user(app, "PATCH", &ann, set_active(json!(false))).await;
     set_policy(app, json!({"deprovision": "delete"})).await;
 
     let title = patch_op(json!([{"op": "replace", "path": "title", "value": "Former"}]));
-    let res = patch_user(app, &ann, title).await;
+    let res = to_user(app, "PATCH", &ann, title).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["active"], false);
     assert_eq!(res.body["title"], "Former");
     let remove = patch_op(json!([{"op": "remove", "path": "active"}]));
-    let res = patch_user(app, &ann, remove).await;
+    let res = to_user(app, "PATCH", &ann, remove).await;
     assert_eq!(res.body["active"], false, "kept as it was: {}", res.text);
-    let res = patch_user(app, &ann, set_active(json!(true))).await;
+    let res = to_user(app, "PATCH", &ann, set_active(json!(true))).await;
     assert_eq!(res.body["active"], true, "{}", res.text);
 
-    let res = patch_user(app, &bob, set_active(json!(false))).await;
+    let res = to_user(app, "PATCH", &bob, set_active(json!(false))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let res = app.get(&app.scim(&format!("/Users/{bob}"))).await;
     res.assert_error(404, None);

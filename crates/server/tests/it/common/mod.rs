@@ -188,8 +188,14 @@ impl TestApp {
 
     /// Creates a user through SCIM (`POST /Users`) and returns its id.
     pub async fn create_user(&self, user_name: &str) -> String {
+        self.create_user_as(&self.key, user_name).await
+    }
+
+    /// The same with the API key `key` (another tenant's).
+    pub async fn create_user_as(&self, key: &str, user_name: &str) -> String {
         let res = self
-            .request(
+            .request_as(
+                key,
                 "POST",
                 &self.scim("/Users"),
                 Some(json!({
