@@ -7,7 +7,7 @@ use clap::Subcommand;
 use clap::builder::PossibleValuesParser;
 use scimitar_core::CoreError;
 use scimitar_core::domain::{Service, event_seq};
-use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, WebhookEndpointId};
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use scimitar_core::model::{
     DeactivatedMemberships, Deprovision, GroupAdminChange, GroupCreation, ListQuery, NewGroup,
     PolicyChange, UserNameFormat,
@@ -52,6 +52,11 @@ pub enum TenantAction {
         /// are the identity provider's).
         #[arg(long, value_parser = PossibleValuesParser::new(UserNameFormat::NAMES))]
         user_name_format: Option<String>,
+        /// The domains confirmed to be the tenant's (`a.com,b.com`): its
+        /// userNames must be at one of them, and no other tenant's may be;
+        /// `any`: any domain no other tenant confirmed.
+        #[arg(long, value_delimiter = ',')]
+        user_name_domains: Option<Vec<String>>,
     },
 }
 
@@ -151,6 +156,22 @@ pub enum UserAction {
         tenant: String,
         #[arg(long)]
         filter: Option<String>,
+    },
+    /// Users whose userName is at a domain another tenant confirmed, by
+    /// domain and userName.
+    Collisions {
+        /// Only those at this domain.
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// Resolves a collision: deletes the user from the tenant it is in,
+    /// so the domain's tenant can provision the address.
+    ReleaseCollision {
+        /// The user's id.
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -264,6 +285,7 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
             deprovision,
             deactivated_memberships,
             user_name_format,
+            user_name_domains,
         } => {
             let group_subaccount_id = match group_subaccount.as_deref() {
                 None => None,
@@ -278,6 +300,10 @@ pub async fn tenant(service: &Service, action: TenantAction) -> Answer {
                     .as_deref()
                     .and_then(DeactivatedMemberships::parse),
                 user_name_format: user_name_format.as_deref().and_then(UserNameFormat::parse),
+                user_name_domains: user_name_domains.map(|domains| match domains.as_slice() {
+                    [any] if any == "any" => Vec::new(),
+                    _ => domains,
+                }),
             };
             json(service.set_policy(&tenant_id(&tenant)?, change).await)
         }
@@ -418,17 +444,27 @@ pub async fn api_key(service: &Service, action: ApiKeyAction) -> Answer {
 /// Every user of a tenant (or those a SCIM filter matches), as the admin
 /// API's user list.
 pub async fn user(service: &Service, action: UserAction) -> Answer {
-    let UserAction::List { tenant, filter } = action;
-    let filter = filter
-        .map(|f| scimitar_proto::filter::parse(&USER, &f))
-        .transpose()
-        .map_err(|e| ScimError::from(e).detail)?;
-    let query = ListQuery {
-        filter,
-        limit: u64::MAX >> 1,
-        ..Default::default()
-    };
-    json(service.list_users(&tenant_id(&tenant)?, &query).await)
+    match action {
+        UserAction::List { tenant, filter } => {
+            let filter = filter
+                .map(|f| scimitar_proto::filter::parse(&USER, &f))
+                .transpose()
+                .map_err(|e| ScimError::from(e).detail)?;
+            let query = ListQuery {
+                filter,
+                limit: u64::MAX >> 1,
+                ..Default::default()
+            };
+            json(service.list_users(&tenant_id(&tenant)?, &query).await)
+        }
+        UserAction::Collisions { domain, limit } => {
+            json(service.list_collisions(domain.as_deref(), limit).await)
+        }
+        UserAction::ReleaseCollision { id: user } => {
+            let user = id(&user, UserId::parse, "collision")?;
+            json(service.release_collision(&user).await)
+        }
+    }
 }
 
 pub async fn log(service: &Service, tenant: &str, limit: u32) -> Answer {

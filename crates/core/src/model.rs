@@ -94,6 +94,21 @@ pub struct Policy {
     pub deactivated_memberships: DeactivatedMemberships,
     /// What a userName is.
     pub user_name_format: UserNameFormat,
+    /// The domains the operator confirmed are the tenant's, sorted: its
+    /// userNames must be at one of them. Empty: any domain (`"any"` in
+    /// JSON) that no other tenant confirmed.
+    #[serde(serialize_with = "domains_or_any")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub user_name_domains: Vec<String>,
+}
+
+/// `"any"` for no domains, else the list.
+fn domains_or_any<S: serde::Serializer>(domains: &[String], s: S) -> Result<S::Ok, S::Error> {
+    if domains.is_empty() {
+        s.serialize_str("any")
+    } else {
+        domains.serialize(s)
+    }
 }
 
 /// A policy's closed set of choices, each with its name in the database,
@@ -218,6 +233,31 @@ pub struct PolicyChange {
     pub deactivated_memberships: Option<DeactivatedMemberships>,
     /// What a userName is.
     pub user_name_format: Option<UserNameFormat>,
+    /// The tenant's confirmed domains, as typed; `Some(vec![])`: any.
+    pub user_name_domains: Option<Vec<String>>,
+}
+
+/// A user whose userName is at a domain another tenant confirmed: the
+/// address belongs to that tenant's people, and its identity provider
+/// cannot create it while this user holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Collision {
+    /// The domain.
+    pub domain: String,
+    /// The tenant that confirmed it.
+    pub domain_tenant_id: TenantId,
+    /// The tenant the user is in.
+    pub tenant_id: TenantId,
+    /// The user.
+    pub user_id: UserId,
+    /// Its userName.
+    pub user_name: String,
+    /// When the user was created.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created: Micros,
 }
 
 /// A node in a tenant's tree of subaccounts; groups may belong to one.

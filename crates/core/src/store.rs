@@ -10,9 +10,9 @@ use scimitar_proto::resource::UserAttributes;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
-    ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
-    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Policy, Redeemed,
-    Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
+    ApiKey, Attempt, Claimed, Collision, Delivery, Event, Group, GroupAdminChange, GroupChange,
+    ListQuery, LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession,
+    Policy, Redeemed, Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 
 /// Tenants, subaccounts, groups and API keys, as administrators manage them.
@@ -27,6 +27,13 @@ pub trait Administration: Send + Sync {
     /// Sets a tenant's policies (its subaccount checked), with a
     /// `tenant.policy_changed` event.
     async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant>;
+    /// Every confirmed domain with its tenant, by domain.
+    async fn list_domains(&self) -> Result<Vec<(String, TenantId)>>;
+    /// Users at a domain another tenant confirmed (of `domain` alone, when
+    /// given), by domain and userName, at most `limit`.
+    async fn list_collisions(&self, domain: Option<&str>, limit: u32) -> Result<Vec<Collision>>;
+    /// The collision `user` is, if it is one.
+    async fn collision_of(&self, user: &UserId) -> Result<Option<Collision>>;
 
     /// Creates a subaccount of `tenant`, under `parent` (one of the tenant's)
     /// or at the root, with a `subaccount.created` event.

@@ -92,7 +92,8 @@ pub struct Refused(ScimErrorBody);
 #[derive(ToResponse)]
 pub struct NotFound(ScimErrorBody);
 
-/// The group's externalId is taken in this tenant.
+/// Taken: a group's externalId in this tenant, or a domain by another
+/// tenant.
 #[derive(ToResponse)]
 pub struct Conflict(ScimErrorBody);
 
@@ -151,6 +152,23 @@ pub struct UsersQuery {
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Entries, 100 by default, at most 1000.
+    limit: Option<u32>,
+}
+
+/// A user in the path (any tenant's).
+#[derive(IntoParams)]
+pub struct UserPath {
+    /// The user's id.
+    user: String,
+}
+
+/// The query of the cross-tenant collisions.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CollisionsQuery {
+    /// Only the users at this domain.
+    domain: Option<String>,
+    /// Collisions, 100 by default, at most 1000.
     limit: Option<u32>,
 }
 

@@ -132,6 +132,24 @@ pub mod field {
         }
     }
 
+    /// A list of domains, or `"any"` (an empty list): with
+    /// `#[serde(default)]`, absent is `None` (unchanged).
+    pub fn domains<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let refused = || D::Error::custom("must be \"any\" or a list of domain names");
+        match Value::deserialize(d)? {
+            Value::String(s) if s == "any" => Ok(Some(Vec::new())),
+            Value::Array(all) => all
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(refused()),
+                })
+                .collect::<Result<_, _>>()
+                .map(Some),
+            _ => Err(refused()),
+        }
+    }
+
     /// With `#[serde(default)]`: absent is `None` (unchanged); where
     /// present, a string (`null` is refused: a name cannot be cleared).
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -14,6 +14,7 @@ use crate::model::{
     ApiKey, Event, Group, GroupAdminChange, ListQuery, LogEntry, Micros, NewGroup, Policy,
     PolicyChange, Subaccount, Tenant, timestamp,
 };
+use crate::rules;
 
 /// Longest name, label or region an administrator may give, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
@@ -153,11 +154,16 @@ impl Service {
         if let Some(format) = change.user_name_format {
             policy.user_name_format = format;
         }
+        if let Some(domains) = change.user_name_domains {
+            policy.user_name_domains =
+                rules::tenant_domains(&domains).map_err(CoreError::Rejected)?;
+        }
         if policy == current.policy {
             return Ok(current);
         }
         let changed = self.store.set_policy(tenant, &policy).await;
         self.policies.forget_all();
+        self.domain_owners.forget_all();
         changed
     }
 

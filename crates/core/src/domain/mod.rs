@@ -20,6 +20,7 @@
 
 mod admin;
 mod credentials;
+mod domains;
 mod feed;
 mod fresh;
 mod groups;
@@ -114,6 +115,8 @@ pub struct Service {
     trusted: Arc<fresh::Fresh<String, Credential>>,
     /// Tenants' policies.
     policies: Arc<fresh::Fresh<TenantId, Policy>>,
+    /// Every confirmed domain's tenant (one entry: the whole map).
+    domain_owners: Arc<fresh::Fresh<(), domains::Owners>>,
     outbound: OutboundPolicy,
 }
 
@@ -130,6 +133,7 @@ impl Service {
             clock,
             trusted: Arc::default(),
             policies: Arc::default(),
+            domain_owners: Arc::default(),
             outbound: OutboundPolicy::default(),
         }
     }

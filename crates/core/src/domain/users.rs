@@ -8,7 +8,8 @@
 //! the user, its memberships and its sessions go) or deactivate (the user
 //! stays, inactive). Deprovisioning happens when a user goes from active to
 //! inactive; a user already inactive (deactivated while the tenant
-//! deactivated) is changed like any other. Policies come from the
+//! deactivated) is changed like any other. `userNameDomains`: a new or
+//! renamed userName must be the tenant's to create (`domains.rs`). Policies come from the
 //! service's memory of them ([`Service::policy`]), so following them costs
 //! a request no read.
 
@@ -40,6 +41,8 @@ impl Service {
     pub async fn create_user(&self, tenant: &TenantId, mut attrs: UserAttributes) -> Result<User> {
         let policy = self.policy(tenant).await?;
         hold_to(&policy, &mut attrs)?;
+        self.hold_to_domains(tenant, &policy, &attrs.user_name)
+            .await?;
         if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             if attrs.active == Some(false) {
                 return Err(CoreError::Rejected(ScimError::invalid_value(
@@ -123,6 +126,10 @@ impl Service {
     ) -> Result<Written> {
         let version = Some(current.stamp.version);
         hold_to(policy, &mut attrs)?;
+        if attrs.user_name.to_lowercase() != current.attrs.user_name.to_lowercase() {
+            self.hold_to_domains(tenant, policy, &attrs.user_name)
+                .await?;
+        }
         if attrs.active != Some(true) && policy.deprovision == Deprovision::Delete {
             match attrs.active {
                 Some(false) if current.attrs.active != Some(false) => {

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Response;
 use scimitar_core::domain::{IssuedApiKey, UserList};
-use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId};
+use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId};
 use scimitar_core::model::{
-    ApiKey, DeactivatedMemberships, Deprovision, Event, Group, GroupAdminChange, GroupCreation,
-    ListQuery, LogEntry, NewGroup, PolicyChange, Subaccount, Tenant, UserNameFormat,
+    ApiKey, Collision, DeactivatedMemberships, Deprovision, Event, Group, GroupAdminChange,
+    GroupCreation, ListQuery, LogEntry, NewGroup, PolicyChange, Subaccount, Tenant, UserNameFormat,
 };
 use scimitar_proto::ScimError;
 use scimitar_proto::resource::{MAX_STRING_CHARS, check_string};
@@ -24,8 +24,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_doc::{
-    AdminApi, Conflict, EventsQuery, GroupPath, KeyPath, LogQuery, NotFound, Refused,
-    SubaccountPath, TenantPath, UsersQuery,
+    AdminApi, CollisionsQuery, Conflict, EventsQuery, GroupPath, KeyPath, LogQuery, NotFound,
+    Refused, SubaccountPath, TenantPath, UserPath, UsersQuery,
 };
 use crate::auth::{Scope, require_token};
 use crate::error::{ApiError, ApiResult, scim_json};
@@ -47,6 +47,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_users))
         .routes(routes!(provisioning_log))
         .routes(routes!(events))
+        .routes(routes!(list_collisions))
+        .routes(routes!(release_collision))
         .merge(webhooks::routes())
         .route_layer(middleware::from_fn_with_state(
             (state, Scope::Admin),
@@ -133,6 +135,12 @@ struct PolicyBody {
     /// client's).
     #[serde(default, deserialize_with = "field::string")]
     user_name_format: Option<String>,
+    /// The domains the operator confirmed are the tenant's (`["a.com"]`):
+    /// its userNames must be at one of them, and no other tenant's may
+    /// be; `"any"`: any domain no other tenant confirmed.
+    #[serde(default, deserialize_with = "field::domains")]
+    #[schema(value_type = Option<Object>)]
+    user_name_domains: Option<Vec<String>>,
 }
 
 /// Body of `POST /admin/v1/tenants/{tenant}/portal-links`.
@@ -283,6 +291,7 @@ async fn set_policy(
             .user_name_format
             .map(|raw| UserNameFormat::from_field("userNameFormat", &raw))
             .transpose()?,
+        user_name_domains: body.user_name_domains,
     };
     Ok(scim_json(
         StatusCode::OK,
@@ -583,6 +592,47 @@ async fn list_users(
         )
         .await?;
     Ok(scim_json(StatusCode::OK, &page))
+}
+
+#[utoipa::path(
+    get, path = "/admin/v1/collisions", tag = "users",
+    description = "Users whose userName is at a domain another tenant confirmed (its \
+                   `userNameDomains`): created before the domain was confirmed, they hold \
+                   addresses that tenant's identity provider cannot create. By domain and \
+                   userName.",
+    params(CollisionsQuery),
+    responses((status = 200, body = Vec<Collision>), (status = 400, response = Refused))
+)]
+async fn list_collisions(
+    State(state): State<AppState>,
+    QueryPairs(query): QueryPairs,
+) -> ApiResult<Response> {
+    let limit = query_number(&query, "limit", 100u32, u32::MAX)?;
+    let domain = query_value(&query, "domain").filter(|d| !d.trim().is_empty());
+    Ok(scim_json(
+        StatusCode::OK,
+        &state.service().list_collisions(domain, limit).await?,
+    ))
+}
+
+#[utoipa::path(
+    delete, path = "/admin/v1/collisions/{user}", tag = "users",
+    description = "Resolves a collision: the user is deleted from the tenant it is in, with \
+                   its memberships and sessions (a `user.deprovisioned` event there), so the \
+                   domain's tenant can provision the address. Answers what the collision was; \
+                   404 when the user is not one.",
+    params(UserPath),
+    responses((status = 200, body = Collision), (status = 404, response = NotFound))
+)]
+async fn release_collision(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> ApiResult<Response> {
+    let user: UserId = id(user, "collision")?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &state.service().release_collision(&user).await?,
+    ))
 }
 
 #[utoipa::path(

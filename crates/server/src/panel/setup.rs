@@ -199,6 +199,20 @@ fn policies(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Markup {
                         }
                     }
                 }
+                dt { "userName domains" }
+                dd #user-name-domains {
+                    @if policy.user_name_domains.is_empty() {
+                        "any domain that no other tenant has confirmed"
+                    } @else {
+                        "only "
+                        @for (i, domain) in policy.user_name_domains.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            strong { (domain) }
+                        }
+                        ", confirmed by the operator; no other tenant can provision addresses \
+                         there"
+                    }
+                }
             }
             @if visitor.is_operator() { (policy_form(visitor, tenant, subs)) }
         }
@@ -245,6 +259,11 @@ fn policy_form(visitor: &Visitor, tenant: &Tenant, subs: &[Subaccount]) -> Marku
                 (UserNameFormat::Email.as_str(), "email addresses (the guide's rule)"),
                 (UserNameFormat::Any.as_str(), "any text, with the identity provider's emails"),
             ]))
+            label for="user-name-domains-input" {
+                "The tenant's confirmed domains (comma-separated; empty: any)"
+            }
+            input #user-name-domains-input type="text" name="user_name_domains"
+                value=(policy.user_name_domains.join(", ")) placeholder="example.com, example.org";
             button type="submit" { "Save policies" }
         }
     }
@@ -297,6 +316,16 @@ pub(crate) async fn set_policy(
             "choose what a userName is: an email address or any text".into(),
         ));
     };
+    let domains = fields
+        .text("user_name_domains")
+        .filter(|raw| !raw.trim().eq_ignore_ascii_case("any"))
+        .map(|raw| {
+            raw.split([',', ' ', '\n'])
+                .filter(|d| !d.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     let sub = match fields.text("group_subaccount") {
         Some(raw) => Some(path_id(raw.to_owned())?),
         None => None,
@@ -307,6 +336,7 @@ pub(crate) async fn set_policy(
         deprovision: Some(deprovision),
         deactivated_memberships: Some(memberships),
         user_name_format: Some(format),
+        user_name_domains: Some(domains),
     };
     state
         .service()

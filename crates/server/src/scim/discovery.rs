@@ -2,7 +2,7 @@
 //! and PATCH engine enforce. Open without a key: it holds no tenant data.
 //! With a tenant's key, `/Schemas` and `/ResourceTypes` describe that
 //! tenant's policies (who creates groups, what `active: false` does, what
-//! a userName is: the User schema itself differs there);
+//! a userName is: the User schema itself differs there; at which domains);
 //! without one, or with a key that is not live, the defaults.
 
 use axum::Router;
@@ -86,6 +86,19 @@ fn active_description(policy: &Policy) -> Option<&'static str> {
     }
 }
 
+/// `userName`'s description with the tenant's confirmed domains, if it
+/// has any.
+fn domains_description(user_name: &Value, policy: &Policy) -> Option<String> {
+    if policy.user_name_domains.is_empty() {
+        return None;
+    }
+    let static_text = user_name["description"].as_str().unwrap_or_default();
+    Some(format!(
+        "{static_text} In this tenant it must be at one of its domains: {}.",
+        policy.user_name_domains.join(", ")
+    ))
+}
+
 /// Writes `policy`'s descriptions into a rendered schema or resource type
 /// (or a list of them) where it describes groups, or users' `active`.
 fn describe(value: &mut Value, policy: &Policy) {
@@ -96,12 +109,16 @@ fn describe(value: &mut Value, policy: &Policy) {
         return;
     }
     if value.get("id").and_then(Value::as_str) == Some(USER_SCHEMA_URN) {
-        let active = value
-            .get_mut("attributes")
-            .and_then(Value::as_array_mut)
-            .and_then(|all| all.iter_mut().find(|a| a["name"] == "active"));
-        if let (Some(active), Some(text)) = (active, active_description(policy)) {
-            active["description"] = Value::from(text);
+        let attributes = value.get_mut("attributes").and_then(Value::as_array_mut);
+        for attribute in attributes.into_iter().flatten() {
+            let text = match attribute["name"].as_str() {
+                Some("active") => active_description(policy).map(str::to_owned),
+                Some("userName") => domains_description(attribute, policy),
+                _ => None,
+            };
+            if let Some(text) = text {
+                attribute["description"] = Value::from(text);
+            }
         }
         return;
     }

@@ -25,6 +25,7 @@ mod policies;
 mod rate_limit;
 mod sessions;
 mod store_spy;
+mod user_name_domains;
 mod user_names;
 mod users;
 mod webhooks;

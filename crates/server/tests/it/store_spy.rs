@@ -14,9 +14,9 @@ use scimitar_core::Result;
 use scimitar_core::Store;
 use scimitar_core::ids::{ApiKeyId, GroupId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use scimitar_core::model::{
-    ApiKey, Attempt, Claimed, Delivery, Event, Group, GroupAdminChange, GroupChange, ListQuery,
-    LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession, Policy, Redeemed,
-    Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
+    ApiKey, Attempt, Claimed, Collision, Delivery, Event, Group, GroupAdminChange, GroupChange,
+    ListQuery, LogEntry, LogQuery, Member, Membership, Micros, NewGroup, Page, PanelSession,
+    Policy, Redeemed, Session, Slice, Subaccount, SyncHealth, Tenant, User, WebhookEndpoint,
 };
 use scimitar_core::store::{
     Administration, Directory, EndpointChange, Expiring, Journal, NewEndpoint, Panel, Sessions,
@@ -48,6 +48,15 @@ impl Administration for Counting {
     }
     async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant> {
         self.inner.set_policy(tenant, policy).await
+    }
+    async fn list_domains(&self) -> Result<Vec<(String, TenantId)>> {
+        self.inner.list_domains().await
+    }
+    async fn list_collisions(&self, domain: Option<&str>, limit: u32) -> Result<Vec<Collision>> {
+        self.inner.list_collisions(domain, limit).await
+    }
+    async fn collision_of(&self, user: &UserId) -> Result<Option<Collision>> {
+        self.inner.collision_of(user).await
     }
     async fn create_subaccount(
         &self,

@@ -44,22 +44,72 @@ impl Administration for SqlStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let mut tenants = self
+            .select(
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created, id"),
+                &[],
+                |r| tenant_from_row(r),
+            )
+            .await?;
+        let mut domains: HashMap<TenantId, Vec<String>> = HashMap::new();
+        for (domain, tenant) in self.list_domains().await? {
+            domains.entry(tenant).or_default().push(domain);
+        }
+        for tenant in &mut tenants {
+            tenant.policy.user_name_domains = domains.remove(&tenant.id).unwrap_or_default();
+        }
+        Ok(tenants)
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
+        let mut tenant = self
+            .select_one(
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
+                &[id.as_str().into()],
+                |r| tenant_from_row(r),
+            )
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        tenant.policy.user_name_domains = self
+            .select(
+                "SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain",
+                &[id.as_str().into()],
+                |r| r.text("domain"),
+            )
+            .await?;
+        Ok(tenant)
+    }
+
+    async fn list_domains(&self) -> Result<Vec<(String, TenantId)>> {
         self.select(
-            &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created, id"),
+            "SELECT domain, tenant_id FROM tenant_domains ORDER BY domain",
             &[],
-            |r| tenant_from_row(r),
+            |r| Ok((r.text("domain")?, id(r, "tenant_id")?)),
         )
         .await
     }
 
-    async fn get_tenant(&self, id: &TenantId) -> Result<Tenant> {
-        self.select_one(
-            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
-            &[id.as_str().into()],
-            |r| tenant_from_row(r),
+    async fn list_collisions(&self, domain: Option<&str>, limit: u32) -> Result<Vec<Collision>> {
+        // Walks the confirmed domains, and for each the users at it
+        // (users_domain): what it reads is what it answers.
+        self.select(
+            &format!(
+                "{COLLISIONS} WHERE ($1 IS NULL OR d.domain = $1) \
+                 ORDER BY d.domain, u.user_name_ci, u.id LIMIT $2"
+            ),
+            &[domain.into(), i64::from(limit).into()],
+            |r| collision_from_row(r),
         )
-        .await?
-        .ok_or(CoreError::NotFound("tenant"))
+        .await
+    }
+
+    async fn collision_of(&self, user: &UserId) -> Result<Option<Collision>> {
+        self.select_one(
+            &format!("{COLLISIONS} WHERE u.id = $1"),
+            &[user.as_str().into()],
+            |r| collision_from_row(r),
+        )
+        .await
     }
 
     async fn set_policy(&self, tenant: &TenantId, policy: &Policy) -> Result<Tenant> {
@@ -87,6 +137,7 @@ impl Administration for SqlStore {
                 if changed == 0 {
                     return Err(CoreError::NotFound("tenant"));
                 }
+                confirm_domains(tx, tenant, &policy.user_name_domains).await?;
                 record(
                     tx,
                     tenant,
@@ -324,4 +375,79 @@ impl Administration for SqlStore {
                 .then(|| (TenantId::from(tenant), ApiKeyId::from(key)))
         }))
     }
+}
+
+/// Makes `domains` the tenant's confirmed domains: those no longer in the
+/// list go, the new ones come, and one another tenant holds is refused
+/// (409) with nothing changed.
+async fn confirm_domains(tx: &mut Tx, tenant: &TenantId, domains: &[String]) -> Result<()> {
+    let mut params: Vec<Param<'_>> = vec![tenant.as_str().into()];
+    params.extend(domains.iter().map(|d| d.as_str().into()));
+    let listed = placeholders(2, domains.len());
+    if !domains.is_empty() {
+        let held = query(
+            tx,
+            &format!(
+                "SELECT domain, tenant_id FROM tenant_domains \
+                 WHERE domain IN ({listed}) AND tenant_id <> $1 ORDER BY domain"
+            ),
+            &params,
+            |r| Ok((r.text("domain")?, r.text("tenant_id")?)),
+        )
+        .await?;
+        if let Some((domain, other)) = held.into_iter().next() {
+            return Err(domain_taken(&domain, &other));
+        }
+    }
+    let kept = if domains.is_empty() {
+        String::new()
+    } else {
+        format!(" AND domain NOT IN ({listed})")
+    };
+    execute(
+        tx,
+        &format!("DELETE FROM tenant_domains WHERE tenant_id = $1{kept}"),
+        &params,
+    )
+    .await?;
+    let had = query(
+        tx,
+        "SELECT domain FROM tenant_domains WHERE tenant_id = $1",
+        &[tenant.as_str().into()],
+        |r| r.text("domain"),
+    )
+    .await?;
+    let new: Vec<&String> = domains.iter().filter(|d| !had.contains(d)).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let created = now();
+    let mut values: Vec<Param<'_>> = Vec::with_capacity(new.len() * 3);
+    for domain in &new {
+        values.extend([
+            domain.as_str().into(),
+            tenant.as_str().into(),
+            created.into(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO tenant_domains (domain, tenant_id, created) VALUES {}",
+        value_rows(1, 3, new.len())
+    );
+    match execute(tx, &sql, &values).await {
+        Ok(_) => Ok(()),
+        // Another tenant confirmed one of them at the same moment.
+        Err(SqlError::Unique(_)) => Err(CoreError::Rejected(ScimError::uniqueness(
+            "userNameDomains: one of the domains was just confirmed for another tenant",
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The refusal of a domain another tenant holds; the operator sees which.
+fn domain_taken(domain: &str, other: &str) -> CoreError {
+    CoreError::Rejected(ScimError::uniqueness(format!(
+        "userNameDomains: '{domain}' is confirmed for tenant {other}; a domain belongs to one \
+         tenant only (take it off that tenant's domains first)"
+    )))
 }

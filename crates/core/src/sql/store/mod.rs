@@ -48,10 +48,10 @@ use crate::error::{CoreError, Result};
 use crate::gate::TenantGate;
 use crate::ids::{ApiKeyId, GroupId, SessionId, SubaccountId, TenantId, UserId, WebhookEndpointId};
 use crate::model::{
-    ApiKey, Attempt, Claimed, DeactivatedMemberships, Delivery, Deprovision, Event, Group,
-    GroupAdminChange, GroupChange, GroupCreation, HourCount, ListQuery, LogEntry, LogQuery, Member,
-    Membership, Micros, NewGroup, Page, PanelSession, PanelUser, Policy, Redeemed, Session, Slice,
-    Stamp, Subaccount, SyncHealth, Tenant, User, UserNameFormat, WebhookEndpoint, now,
+    ApiKey, Attempt, Claimed, Collision, DeactivatedMemberships, Delivery, Deprovision, Event,
+    Group, GroupAdminChange, GroupChange, GroupCreation, HourCount, ListQuery, LogEntry, LogQuery,
+    Member, Membership, Micros, NewGroup, Page, PanelSession, PanelUser, Policy, Redeemed, Session,
+    Slice, Stamp, Subaccount, SyncHealth, Tenant, User, UserNameFormat, WebhookEndpoint, now,
 };
 use crate::rules;
 use crate::sql::filter::{self, Resource};

@@ -14,9 +14,10 @@ pub(super) const USER_COLUMNS: &str = "r.id, r.tenant_id, r.user_name, r.display
 
 /// The user columns a client's attributes set, in the order
 /// [`user_attr_params`] gives their values.
-pub(super) const USER_ATTR_COLUMNS: [&str; 26] = [
+pub(super) const USER_ATTR_COLUMNS: [&str; 27] = [
     "user_name",
     "user_name_ci",
+    "user_domain",
     "display_name",
     "display_name_ci",
     "name_formatted",
@@ -50,6 +51,7 @@ pub(super) fn user_attr_params(a: &UserAttributes) -> [Param<'_>; USER_ATTR_COLU
     [
         a.user_name.as_str().into(),
         a.user_name.to_lowercase().into(),
+        rules::user_name_domain(&a.user_name).into(),
         a.display_name.as_str().into(),
         a.display_name.to_lowercase().into(),
         n.formatted.as_deref().into(),
@@ -170,7 +172,26 @@ pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
                 DeactivatedMemberships::parse,
             )?,
             user_name_format: choice(row, "user_name_format", UserNameFormat::parse)?,
+            // Read with the tenant, from tenant_domains.
+            user_name_domains: Vec::new(),
         },
+    })
+}
+
+/// The users at a domain another tenant confirmed, as
+/// [`collision_from_row`] reads them.
+pub(super) const COLLISIONS: &str = "SELECT d.domain, d.tenant_id AS domain_tenant_id, \
+     u.tenant_id, u.id, u.user_name, u.created FROM tenant_domains d \
+     JOIN users u ON u.user_domain = d.domain AND u.tenant_id <> d.tenant_id";
+
+pub(super) fn collision_from_row(row: &impl Fields) -> Result<Collision> {
+    Ok(Collision {
+        domain: row.text("domain")?,
+        domain_tenant_id: id(row, "domain_tenant_id")?,
+        tenant_id: id(row, "tenant_id")?,
+        user_id: id(row, "id")?,
+        user_name: row.text("user_name")?,
+        created: row.int("created")?,
     })
 }
 
