@@ -16,4 +16,4 @@ CREATE INDEX tenant_domains_tenant ON tenant_domains (tenant_id);
 ALTER TABLE users ADD COLUMN user_domain TEXT COLLATE "C";
 UPDATE users SET user_domain = NULLIF(substring(user_name_ci from '@([^@]*)$'), '')
   WHERE position('@' in user_name_ci) > 0;
-CREATE INDEX users_domain ON users (user_domain, tenant_id);
+CREATE INDEX users_domain ON users (user_domain, tenant_id, user_name_ci);

@@ -18,4 +18,4 @@ ALTER TABLE users ADD COLUMN user_domain TEXT;
 UPDATE users SET user_domain = NULLIF(
   substr(user_name_ci, length(rtrim(user_name_ci, replace(user_name_ci, '@', ''))) + 1), '')
   WHERE instr(user_name_ci, '@') > 0;
-CREATE INDEX users_domain ON users (user_domain, tenant_id);
+CREATE INDEX users_domain ON users (user_domain, tenant_id, user_name_ci);

@@ -90,25 +90,17 @@ impl Administration for SqlStore {
     }
 
     async fn list_collisions(&self, domain: Option<&str>, limit: u32) -> Result<Vec<Collision>> {
-        // Walks the confirmed domains, and for each the users at it
-        // (users_domain): what it reads is what it answers.
-        self.select(
-            &format!(
-                "{COLLISIONS} WHERE ($1 IS NULL OR d.domain = $1) \
-                 ORDER BY d.domain, u.user_name_ci, u.id LIMIT $2"
-            ),
-            &[domain.into(), i64::from(limit).into()],
-            |r| collision_from_row(r),
-        )
+        let params: Vec<Param<'_>> = domain.into_iter().map(Param::from).collect();
+        self.select(&collisions_sql(domain.is_some(), limit), &params, |r| {
+            collision_from_row(r)
+        })
         .await
     }
 
     async fn collision_of(&self, user: &UserId) -> Result<Option<Collision>> {
-        self.select_one(
-            &format!("{COLLISIONS} WHERE u.id = $1"),
-            &[user.as_str().into()],
-            |r| collision_from_row(r),
-        )
+        self.select_one(&collision_of_sql(), &[user.as_str().into()], |r| {
+            collision_from_row(r)
+        })
         .await
     }
 

@@ -178,11 +178,41 @@ pub(super) fn tenant_from_row(row: &impl Fields) -> Result<Tenant> {
     })
 }
 
-/// The users at a domain another tenant confirmed, as
-/// [`collision_from_row`] reads them.
-pub(super) const COLLISIONS: &str = "SELECT d.domain, d.tenant_id AS domain_tenant_id, \
-     u.tenant_id, u.id, u.user_name, u.created FROM tenant_domains d \
-     JOIN users u ON u.user_domain = d.domain AND u.tenant_id <> d.tenant_id";
+/// The columns of a collision, as [`collision_from_row`] reads them:
+/// tenant_domains `d`, users `u`.
+const COLLISION_COLUMNS: &str = "d.domain AS domain, d.tenant_id AS domain_tenant_id, \
+     u.tenant_id AS tenant_id, u.id AS id, u.user_name AS user_name, \
+     u.user_name_ci AS user_name_ci, u.created AS created";
+
+/// The users at a domain another tenant confirmed (at `$1` alone when
+/// `one_domain`), by domain, tenant and userName, at most `limit`. Each
+/// domain's users are searched by index on either side of the domain's
+/// own tenant (`users_domain`), so its own users, however many, are never
+/// read; the domains are walked in order (`CROSS JOIN` keeps them the
+/// outer loop on SQLite).
+pub(super) fn collisions_sql(one_domain: bool, limit: u32) -> String {
+    let arm = |side: &str| {
+        let only = if one_domain { " AND d.domain = $1" } else { "" };
+        format!(
+            "SELECT {COLLISION_COLUMNS} FROM tenant_domains d CROSS JOIN users u \
+             WHERE u.user_domain = d.domain AND u.tenant_id {side} d.tenant_id{only}"
+        )
+    };
+    format!(
+        "{} UNION ALL {} ORDER BY domain, tenant_id, user_name_ci LIMIT {limit}",
+        arm("<"),
+        arm(">")
+    )
+}
+
+/// The collision a user is, if it is one: the user by its id, then its
+/// domain.
+pub(super) fn collision_of_sql() -> String {
+    format!(
+        "SELECT {COLLISION_COLUMNS} FROM users u CROSS JOIN tenant_domains d \
+         WHERE u.id = $1 AND d.domain = u.user_domain AND d.tenant_id <> u.tenant_id"
+    )
+}
 
 pub(super) fn collision_from_row(row: &impl Fields) -> Result<Collision> {
     Ok(Collision {
