@@ -68,27 +68,67 @@ impl Backend {
     /// A skip says so on the terminal itself, past the test harness's
     /// capture, so a "passing" test that ran nothing is seen.
     pub async fn postgres() -> Option<Backend> {
-        let admin = admin_url();
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(c) => c,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                skipped(&format!("PostgreSQL tests need a server at {admin}: {e}"));
-                return None;
-            }
-            Err(e) => panic!("PostgreSQL is required in CI but {admin} refused: {e}"),
-        };
-        let name = format!("scimitar_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let url = database_url(&admin, &name);
+        let name = create_database().await?;
+        let url = database_url(&admin_url(), &name);
         let store = crate::open(&url).await.expect("open postgres");
         Some(Backend {
             store,
             url,
             _dir: None,
             pg_db: Some(name),
+        })
+    }
+
+    /// A backend whose database was first migrated to `version` only and
+    /// given `rows` (statements, run as they are) there, then opened: the
+    /// later migrations ran over those rows, as on an upgrade.
+    pub async fn upgraded_from(kind: Kind, version: i64, rows: &str) -> Option<Backend> {
+        let (url, dir, pg_db) = match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (url, Some(dir), None)
+            }
+            Kind::Postgres => {
+                let name = create_database().await?;
+                (database_url(&admin_url(), &name), None, Some(name))
+            }
+        };
+        let up_to = |all: &sqlx::migrate::Migrator| sqlx::migrate::Migrator {
+            migrations: all
+                .migrations
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        let rows = sqlx::AssertSqlSafe(rows.to_owned());
+        match kind {
+            Kind::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+                up_to(&crate::sqlite::MIGRATOR)
+                    .run(&mut conn)
+                    .await
+                    .expect("migrate");
+                sqlx::raw_sql(rows).execute(&mut conn).await.expect("rows");
+            }
+            Kind::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
+                up_to(&crate::postgres::MIGRATOR)
+                    .run(&mut conn)
+                    .await
+                    .expect("migrate");
+                sqlx::raw_sql(rows).execute(&mut conn).await.expect("rows");
+            }
+        }
+        let url = url.trim_end_matches("?mode=rwc").to_owned();
+        let store = crate::open(&url).await.expect("open after the upgrade");
+        Some(Backend {
+            store,
+            url,
+            _dir: dir,
+            pg_db,
         })
     }
 
@@ -165,6 +205,26 @@ impl Drop for Backend {
         });
         let _ = dropper.join();
     }
+}
+
+/// A fresh database on the PostgreSQL server, by name; `None` when no
+/// server answers, unless `CI` is set (see [`Backend::postgres`]).
+async fn create_database() -> Option<String> {
+    let admin = admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            skipped(&format!("PostgreSQL tests need a server at {admin}: {e}"));
+            return None;
+        }
+        Err(e) => panic!("PostgreSQL is required in CI but {admin} refused: {e}"),
+    };
+    let name = format!("scimitar_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    Some(name)
 }
 
 async fn drop_database(name: String) {

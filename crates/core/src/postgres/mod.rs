@@ -23,7 +23,7 @@ pub use store::SqlStore as PostgresStore;
 
 type Db = sqlx::Postgres;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connects to and migrates the database at `url` (`postgres://…`).
 pub async fn connect(url: &str) -> Result<PostgresStore, sqlx::Error> {

@@ -35,7 +35,7 @@ use conn::Role;
 use read::Readers;
 pub use store::SqlStore as SqliteStore;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Opens (creating if needed) and migrates the database file at `url`
 /// (`sqlite://PATH`).

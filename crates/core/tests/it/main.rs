@@ -13,3 +13,4 @@ mod faults;
 mod filter_differential;
 mod panel;
 mod storage;
+mod upgrade;
