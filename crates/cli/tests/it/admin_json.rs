@@ -185,6 +185,74 @@ async fn the_cli_prints_the_admin_apis_json() {
     .await;
 }
 
+/// A tenant's confirmed domains and the collisions they reveal, from the
+/// command line: the admin API's JSON, and a release that frees the
+/// address for the domain's tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_confirms_domains_and_releases_collisions() {
+    bounded(120, "domains from the CLI", async {
+        let db = TestDb::sqlite();
+        let url = db.url();
+        let acme = tenant_with_key(url, "Acme").await;
+        let globex = tenant_with_key(url, "Globex").await;
+        let server = Server::start_with(url, &["--admin-token", ADMIN_TOKEN]).await;
+        let held = server
+            .scim(&globex.key)
+            .post("/Users", &user_body("bob@acme.example"))
+            .await
+            .expect(201);
+        let set = cli(
+            url,
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                &acme.id,
+                "--user-name-domains",
+                "Acme.example,corp.example",
+            ],
+        )
+        .await;
+        assert_eq!(set, admin(&server, &format!("/tenants/{}", acme.id)).await);
+        assert_eq!(
+            set["policy"]["userNameDomains"],
+            serde_json::json!(["acme.example", "corp.example"])
+        );
+        let listed = cli(url, &["user", "collisions", "--domain", "acme.example"]).await;
+        assert_eq!(listed, admin(&server, "/collisions").await);
+        assert_eq!(listed[0]["userName"], "bob@acme.example", "{listed}");
+        assert_eq!(listed[0]["tenantId"], globex.id.as_str(), "{listed}");
+        let scim = server.scim(&acme.key);
+        scim.post("/Users", &user_body("bob@acme.example"))
+            .await
+            .expect(409);
+        let bob = str_of(&held.body, "id");
+        let released = cli(url, &["user", "release-collision", "--id", &bob]).await;
+        assert_eq!(released, listed[0]);
+        assert_eq!(
+            cli(url, &["user", "collisions"]).await,
+            serde_json::json!([])
+        );
+        scim.post("/Users", &user_body("bob@acme.example"))
+            .await
+            .expect(201);
+        let any = cli(
+            url,
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                &acme.id,
+                "--user-name-domains",
+                "any",
+            ],
+        )
+        .await;
+        assert_eq!(any["policy"]["userNameDomains"], "any", "{any}");
+    })
+    .await;
+}
+
 /// Sends `request` until the serving process follows a policy just set by
 /// another process: `before` (a refusal that changes nothing) while it
 /// still trusts what it read, `after` within `TRUSTED_FOR`.
@@ -207,7 +275,22 @@ async fn once_followed(request: impl AsyncFn() -> Reply, before: u16, after: u16
 async fn the_cli_refuses_what_the_admin_api_refuses() {
     let db = TestDb::sqlite();
     let url = db.url();
-    let refusals: [(&[&str], &str); 8] = [
+    let refusals: [(&[&str], &str); 10] = [
+        (
+            &[
+                "tenant",
+                "set-policy",
+                "--tenant",
+                "5d3c2a1b-0000-4000-8000-000000000009",
+                "--user-name-domains",
+                "acme.example,localhost",
+            ],
+            "\"localhost\" is not a domain name (no dot)",
+        ),
+        (
+            &["user", "release-collision", "--id", "not-an-id"],
+            "collision not found",
+        ),
         (
             &[
                 "tenant",

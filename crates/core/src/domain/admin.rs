@@ -137,6 +137,12 @@ impl Service {
     /// Changes a tenant's policies; a change that changes nothing is no
     /// event.
     pub async fn set_policy(&self, tenant: &TenantId, change: PolicyChange) -> Result<Tenant> {
+        let domains = change
+            .user_name_domains
+            .as_deref()
+            .map(rules::tenant_domains)
+            .transpose()
+            .map_err(CoreError::Rejected)?;
         let current = self.store.get_tenant(tenant).await?;
         let mut policy = current.policy.clone();
         if let Some(creation) = change.group_creation {
@@ -154,9 +160,8 @@ impl Service {
         if let Some(format) = change.user_name_format {
             policy.user_name_format = format;
         }
-        if let Some(domains) = change.user_name_domains {
-            policy.user_name_domains =
-                rules::tenant_domains(&domains).map_err(CoreError::Rejected)?;
+        if let Some(domains) = domains {
+            policy.user_name_domains = domains;
         }
         if policy == current.policy {
             return Ok(current);
