@@ -1211,6 +1211,84 @@ async fn the_operator_sets_policies_on_the_setup_screen(app: &TestApp) {
     assert_page(&page, 200, "deactivated: it cannot sign in");
 }
 
+async fn the_operator_confirms_domains_on_the_setup_screen(app: &TestApp) {
+    let setup = format!("/admin/t/{}/setup", app.tenant);
+    let policy = format!("/admin/t/{}/policy", app.tenant);
+    let mut operator = Browser::operator(app).await;
+    let with_domains = async |operator: &mut Browser, domains: &str| {
+        operator
+            .post(
+                &policy,
+                &[
+                    ("group_creation", "admin"),
+                    ("group_subaccount", ""),
+                    ("deprovision", "delete"),
+                    ("deactivated_memberships", "keep"),
+                    ("user_name_format", "email"),
+                    ("user_name_domains", domains),
+                ],
+            )
+            .await
+    };
+    assert_page(
+        &operator.get(&setup).await,
+        200,
+        "any domain that no other tenant has confirmed",
+    );
+    let (other, _) = app.other_tenant().await;
+    let path = format!("/admin/v1/tenants/{other}/policy");
+    let body = json!({"userNameDomains": ["globex.example"]});
+    assert_eq!(admin(app, "PATCH", &path, body).await.status, 200);
+    for (domains, status, says) in [
+        (
+            "acme.example, a_b.example",
+            400,
+            "&quot;a_b.example&quot; is not a domain name",
+        ),
+        (
+            "<script>x</script>.example",
+            400,
+            "&quot;&lt;script&gt;x&lt;/script&gt;.example&quot;",
+        ),
+        (
+            "acme.example globex.example",
+            400,
+            "'globex.example' is confirmed for tenant",
+        ),
+    ] {
+        let bad = with_domains(&mut operator, domains).await;
+        assert_page(&bad, status, says);
+        assert!(!bad.text.contains("<script>x"), "{}", bad.text);
+    }
+    let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
+    assert_eq!(tenant.policy, Default::default(), "nothing changed");
+
+    let saved = with_domains(&mut operator, " Acme.example,corp.example\nacme.example ").await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
+    assert_eq!(
+        tenant.policy.user_name_domains,
+        ["acme.example", "corp.example"]
+    );
+    let page = operator.get(&setup).await;
+    assert_page(
+        &page,
+        200,
+        "only <strong>acme.example</strong>, <strong>corp.example</strong>",
+    );
+    assert_page(&page, 200, r#"value="acme.example, corp.example""#);
+    let mut customer = Browser::portal(app, &app.tenant).await;
+    assert_page(
+        &customer.get(&setup).await,
+        200,
+        "<strong>corp.example</strong>",
+    );
+
+    assert_eq!(with_domains(&mut operator, "any").await.status, 303);
+    let tenant = app.store.get_tenant(&app.tenant).await.unwrap();
+    assert!(tenant.policy.user_name_domains.is_empty());
+}
+
 async fn lists_page_by_name_and_search(app: &TestApp) {
     for i in 0..60 {
         app.create_group(&format!("Group {i:03}"), None).await;
@@ -1339,6 +1417,7 @@ backends!(
     operator_registers_and_runs_webhook_endpoints,
     webhooks_are_the_operators_alone,
     the_operator_sets_policies_on_the_setup_screen,
+    the_operator_confirms_domains_on_the_setup_screen,
 );
 
 mod https {
