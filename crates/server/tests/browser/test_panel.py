@@ -711,6 +711,26 @@ def test_operator_sign_in_and_tenant_creation(server, new_context):
     expect(h1(page)).to_have_text("Setup")
     assert_nav(page, operator=True)
 
+    # The operator confirms the tenant's domains; a list that is not one
+    # is refused in words and changes nothing.
+    domains = page.get_by_label(re.compile("confirmed domains"))
+    domains.fill("localhost")
+    page.get_by_role("button", name="Save policies", exact=True).click()
+    expect(h1(page)).to_have_text("Not saved")
+    expect(page.get_by_text(re.compile('"localhost" is not a domain name'))).to_be_visible()
+    page.go_back()
+    domains = page.get_by_label(re.compile("confirmed domains"))
+    domains.fill("Globex.example, globex.example.org")
+    page.get_by_role("button", name="Save policies", exact=True).click()
+    expect(page.get_by_text("Policies saved.")).to_be_visible()
+    expect(page.locator("#user-name-domains")).to_have_text(re.compile(
+        r"only globex\.example, globex\.example\.org, confirmed by the operator"))
+    expect(page.get_by_label(re.compile("confirmed domains"))).to_have_value(
+        "globex.example, globex.example.org")
+    status, got = server.admin_api("GET", f"/tenants/{tenant}")
+    assert status == 200 and got["policy"]["userNameDomains"] == [
+        "globex.example", "globex.example.org"], got
+
     # Signing out ends the session, on the server too: its old cookie,
     # replayed in another browser, opens nothing.
     cookies = ctx.cookies()
