@@ -158,7 +158,7 @@ pub enum UserAction {
         filter: Option<String>,
     },
     /// Users whose userName is at a domain another tenant confirmed, by
-    /// domain and userName.
+    /// domain, tenant and userName.
     Collisions {
         /// Only those at this domain.
         #[arg(long)]

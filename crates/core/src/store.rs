@@ -30,7 +30,7 @@ pub trait Administration: Send + Sync {
     /// Every confirmed domain with its tenant, by domain.
     async fn list_domains(&self) -> Result<Vec<(String, TenantId)>>;
     /// Users at a domain another tenant confirmed (of `domain` alone, when
-    /// given), by domain and userName, at most `limit`.
+    /// given), by domain, tenant and userName, at most `limit`.
     async fn list_collisions(&self, domain: Option<&str>, limit: u32) -> Result<Vec<Collision>>;
     /// The collision `user` is, if it is one.
     async fn collision_of(&self, user: &UserId) -> Result<Option<Collision>>;

@@ -1,7 +1,8 @@
--- The domains an operator confirmed belong to a tenant (lower-case). A
--- domain belongs to one tenant at most: its userNames are that tenant's
--- people, so no other tenant can create them. A tenant with none takes
--- userNames at any domain no other tenant confirmed.
+-- The domains an operator confirmed belong to a tenant (lower-case;
+-- replaced whole when the operator changes them). A domain belongs to one
+-- tenant at most: its userNames are that tenant's people, so no other
+-- tenant can create them. A tenant with none takes userNames at any domain
+-- no other tenant confirmed.
 CREATE TABLE tenant_domains (
     domain TEXT COLLATE "C" PRIMARY KEY,
     tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

@@ -23,10 +23,14 @@ use super::Service;
 use crate::error::{CoreError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::model::{Collision, Policy};
+use crate::origin::Origin;
 use crate::rules;
 
 /// Every confirmed domain's tenant.
 pub(super) type Owners = Arc<HashMap<String, TenantId>>;
+
+/// The `how` of the `user.deprovisioned` event of a released collision.
+pub const RELEASED: &str = "collision";
 
 /// Most collisions one listing returns.
 pub const MAX_COLLISIONS: u32 = 1000;
@@ -85,7 +89,7 @@ impl Service {
     }
 
     /// Users at a domain another tenant confirmed (at `domain` alone, when
-    /// given), by domain and userName, at most `limit` (up to
+    /// given), by domain, tenant and userName, at most `limit` (up to
     /// [`MAX_COLLISIONS`]).
     pub async fn list_collisions(
         &self,
@@ -101,18 +105,25 @@ impl Service {
     /// Resolves a collision for the tenant that confirmed the domain: the
     /// user is deleted from the tenant it is in (as a `DELETE` would, with
     /// its memberships and sessions and a `user.deprovisioned` event
-    /// there), so the address is free for its own tenant's identity
-    /// provider. Returns what the collision was; `NotFound` when the user
-    /// is none.
+    /// there, whose `how` is [`RELEASED`]), so the address is free for
+    /// its own tenant's identity provider. Returns what the collision was;
+    /// `NotFound` when the user is none.
     pub async fn release_collision(&self, user: &UserId) -> Result<Collision> {
         let collision = self
             .store
             .collision_of(user)
             .await?
             .ok_or(CoreError::NotFound("collision"))?;
-        self.store
-            .deprovision_user(&collision.tenant_id, &collision.user_id, None)
-            .await?;
+        // The event says how: released, not deleted by a SCIM method.
+        let released = Origin {
+            request_id: String::new(),
+            method: RELEASED.to_owned(),
+            api_key: None,
+        };
+        let deleted = self
+            .store
+            .deprovision_user(&collision.tenant_id, &collision.user_id, None);
+        crate::origin::within(released, deleted).await?;
         Ok(collision)
     }
 }

@@ -9,9 +9,9 @@
 //! stays, inactive). Deprovisioning happens when a user goes from active to
 //! inactive; a user already inactive (deactivated while the tenant
 //! deactivated) is changed like any other. `userNameDomains`: a new or
-//! renamed userName must be the tenant's to create (`domains.rs`). Policies come from the
-//! service's memory of them ([`Service::policy`]), so following them costs
-//! a request no read.
+//! renamed userName must be the tenant's to create (`domains.rs`).
+//! Policies come from the service's memory of them ([`Service::policy`]),
+//! so following them costs a request no read.
 
 use scimitar_proto::ScimError;
 use scimitar_proto::patch::{PatchRequest, apply};

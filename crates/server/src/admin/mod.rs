@@ -262,7 +262,8 @@ async fn get_tenant(
                    `tenant.policy_changed` event); answers the tenant with its `policy`.",
     params(TenantPath),
     request_body = PolicyBody,
-    responses((status = 200, body = Tenant), (status = 400, response = Refused), (status = 404, response = NotFound))
+    responses((status = 200, body = Tenant), (status = 400, response = Refused), (status = 404, response = NotFound),
+        (status = 409, response = Conflict))
 )]
 async fn set_policy(
     State(state): State<AppState>,
@@ -598,8 +599,8 @@ async fn list_users(
     get, path = "/admin/v1/collisions", tag = "users",
     description = "Users whose userName is at a domain another tenant confirmed (its \
                    `userNameDomains`): created before the domain was confirmed, they hold \
-                   addresses that tenant's identity provider cannot create. By domain and \
-                   userName.",
+                   addresses that tenant's identity provider cannot create. By domain, \
+                   tenant and userName.",
     params(CollisionsQuery),
     responses((status = 200, body = Vec<Collision>), (status = 400, response = Refused))
 )]

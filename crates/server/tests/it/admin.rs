@@ -504,7 +504,8 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
                 .replace("{group}", some_id)
                 .replace("{subaccount}", some_id)
                 .replace("{key}", some_id)
-                .replace("{endpoint}", some_id);
+                .replace("{endpoint}", some_id)
+                .replace("{user}", some_id);
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let served = admin(app, &method.to_uppercase(), &concrete, body).await;
             assert!(
@@ -516,7 +517,7 @@ async fn the_openapi_document_describes_every_route(app: &TestApp) {
     }
     assert_eq!(
         operations,
-        31,
+        33,
         "{}",
         serde_json::to_string_pretty(paths).unwrap()
     );

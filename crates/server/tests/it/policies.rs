@@ -43,7 +43,8 @@ async fn a_new_tenant_has_the_guides_policies(app: &TestApp) {
     assert_eq!(
         res.body["policy"],
         json!({"groupCreation": "admin", "groupSubaccountId": null, "deprovision": "delete",
-               "deactivatedMemberships": "keep", "userNameFormat": "email"})
+               "deactivatedMemberships": "keep", "userNameFormat": "email",
+               "userNameDomains": "any"})
     );
     let res = app
         .request(

@@ -288,11 +288,15 @@ async fn collisions_are_listed_and_released(app: &TestApp) {
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "user.deprovisioned")
-        .count();
+        .collect::<Vec<_>>();
     assert_eq!(
-        deprovisioned, 1,
+        deprovisioned.len(),
+        1,
         "the other tenant's application hears of it"
     );
+    assert_eq!(deprovisioned[0].resource_id, bob);
+    assert_eq!(deprovisioned[0].payload["how"], "collision");
+    assert_eq!(deprovisioned[0].payload["outcome"], "deleted");
     assert_eq!(post_as(app, &app.key, "bob@acme.example").await.status, 201);
 
     for not_one in [bob.as_str(), ann.as_str(), "nonsense"] {

@@ -369,19 +369,18 @@ impl Administration for SqlStore {
     }
 }
 
-/// Makes `domains` the tenant's confirmed domains: those no longer in the
-/// list go, the new ones come, and one another tenant holds is refused
-/// (409) with nothing changed.
+/// Makes `domains` the tenant's confirmed domains; one another tenant
+/// holds is refused (409) with nothing changed.
 async fn confirm_domains(tx: &mut Tx, tenant: &TenantId, domains: &[String]) -> Result<()> {
     let mut params: Vec<Param<'_>> = vec![tenant.as_str().into()];
     params.extend(domains.iter().map(|d| d.as_str().into()));
-    let listed = placeholders(2, domains.len());
     if !domains.is_empty() {
         let held = query(
             tx,
             &format!(
                 "SELECT domain, tenant_id FROM tenant_domains \
-                 WHERE domain IN ({listed}) AND tenant_id <> $1 ORDER BY domain"
+                 WHERE domain IN ({}) AND tenant_id <> $1 ORDER BY domain",
+                placeholders(2, domains.len())
             ),
             &params,
             |r| Ok((r.text("domain")?, r.text("tenant_id")?)),
@@ -391,31 +390,18 @@ async fn confirm_domains(tx: &mut Tx, tenant: &TenantId, domains: &[String]) -> 
             return Err(domain_taken(&domain, &other));
         }
     }
-    let kept = if domains.is_empty() {
-        String::new()
-    } else {
-        format!(" AND domain NOT IN ({listed})")
-    };
     execute(
         tx,
-        &format!("DELETE FROM tenant_domains WHERE tenant_id = $1{kept}"),
-        &params,
-    )
-    .await?;
-    let had = query(
-        tx,
-        "SELECT domain FROM tenant_domains WHERE tenant_id = $1",
+        "DELETE FROM tenant_domains WHERE tenant_id = $1",
         &[tenant.as_str().into()],
-        |r| r.text("domain"),
     )
     .await?;
-    let new: Vec<&String> = domains.iter().filter(|d| !had.contains(d)).collect();
-    if new.is_empty() {
+    if domains.is_empty() {
         return Ok(());
     }
     let created = now();
-    let mut values: Vec<Param<'_>> = Vec::with_capacity(new.len() * 3);
-    for domain in &new {
+    let mut values: Vec<Param<'_>> = Vec::with_capacity(domains.len() * 3);
+    for domain in domains {
         values.extend([
             domain.as_str().into(),
             tenant.as_str().into(),
@@ -424,7 +410,7 @@ async fn confirm_domains(tx: &mut Tx, tenant: &TenantId, domains: &[String]) -> 
     }
     let sql = format!(
         "INSERT INTO tenant_domains (domain, tenant_id, created) VALUES {}",
-        value_rows(1, 3, new.len())
+        value_rows(1, 3, domains.len())
     );
     match execute(tx, &sql, &values).await {
         Ok(_) => Ok(()),
