@@ -491,7 +491,7 @@ pub fn render_user(
         if let Some(primary) = email.primary {
             one.insert("primary".into(), json!(primary));
         }
-        out.insert("emails".into(), json!([one]));
+        out.insert("emails".into(), Value::Array(vec![Value::Object(one)]));
     }
     if let Some(p) = &attrs.phone {
         out.insert(

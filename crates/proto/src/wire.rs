@@ -30,13 +30,15 @@ pub const SERVICE_PROVIDER_CONFIG_URN: &str =
 /// A `ListResponse` (RFC 7644 §3.4.2). `itemsPerPage` is the number of
 /// resources on this page.
 pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
+    let mut page = json!({
         "schemas": [LIST_RESPONSE_URN],
         "totalResults": total_results,
         "startIndex": start_index,
         "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    });
+    // Moved in, not through `json!`, which would copy every resource.
+    page["Resources"] = Value::Array(resources);
+    page
 }
 
 /// The query of a list request (`GET /Users`, `GET /Groups`).

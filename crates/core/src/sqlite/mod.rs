@@ -94,7 +94,7 @@ pub(crate) struct Engine;
 impl Backend for Engine {
     type Reads = Readers;
     type Tx = Connection;
-    type Row<'r> = rusqlite::Row<'r>;
+    type Row<'r> = conn::Row<'r>;
 
     /// One writer at a time: a claim never meets another.
     const SKIP_LOCKED: &'static str = "";
@@ -109,7 +109,7 @@ impl Backend for Engine {
         decode: F,
     ) -> Result<Vec<T>>
     where
-        F: FnMut(&rusqlite::Row<'_>) -> Result<T> + Send,
+        F: FnMut(&conn::Row<'_>) -> Result<T> + Send,
     {
         reads.select(sql, params, decode)
     }
@@ -121,7 +121,7 @@ impl Backend for Engine {
         decode: F,
     ) -> Result<Vec<T>, SqlError>
     where
-        F: FnMut(&rusqlite::Row<'_>) -> Result<T> + Send,
+        F: FnMut(&conn::Row<'_>) -> Result<T> + Send,
     {
         conn::rows(tx, sql, params, decode)
     }

@@ -44,7 +44,7 @@ impl Readers {
         &self,
         sql: &str,
         params: &[Param<'_>],
-        decode: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+        decode: impl FnMut(&conn::Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let idle = self
             .0
