@@ -48,6 +48,12 @@ pub fn user_name_domain(user_name: &str) -> Option<String> {
     (!domain.is_empty()).then(|| domain.to_lowercase())
 }
 
+/// A domain as an operator typed it, in the form it is stored and
+/// compared: trimmed, without a trailing dot, lower-cased.
+pub fn normalise_domain(typed: &str) -> String {
+    typed.trim().trim_end_matches('.').to_lowercase()
+}
+
 /// A tenant's confirmed domains as an operator typed them (any letter
 /// case, a trailing dot, duplicates): lower-cased, checked to be domain
 /// names with at least one dot, sorted and each once. An empty list means
@@ -55,7 +61,7 @@ pub fn user_name_domain(user_name: &str) -> Option<String> {
 pub fn tenant_domains(raw: &[String]) -> Result<Vec<String>, ScimError> {
     let mut domains = Vec::with_capacity(raw.len());
     for one in raw {
-        let domain = one.trim().trim_end_matches('.').to_lowercase();
+        let domain = normalise_domain(one);
         if let Some(why) = domain_problem(&domain) {
             return Err(ScimError::invalid_value(format!(
                 "userNameDomains: {} is not a domain name ({why})",

@@ -96,7 +96,7 @@ impl Service {
         domain: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Collision>> {
-        let domain = domain.map(|d| d.trim().trim_end_matches('.').to_lowercase());
+        let domain = domain.map(rules::normalise_domain);
         self.store
             .list_collisions(domain.as_deref(), limit.min(MAX_COLLISIONS))
             .await

@@ -126,7 +126,11 @@ impl Service {
     ) -> Result<Written> {
         let version = Some(current.stamp.version);
         hold_to(policy, &mut attrs)?;
-        if attrs.user_name.to_lowercase() != current.attrs.user_name.to_lowercase() {
+        // Most writes keep the userName as it was: compared as sent first,
+        // lower-cased (two allocations) only when it differs.
+        let renamed = attrs.user_name != current.attrs.user_name
+            && attrs.user_name.to_lowercase() != current.attrs.user_name.to_lowercase();
+        if renamed {
             self.hold_to_domains(tenant, policy, &attrs.user_name)
                 .await?;
         }
